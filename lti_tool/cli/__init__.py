@@ -1,0 +1,48 @@
+"""The ``lti-tool`` console command.
+
+Each feature adds its group next to the code it drives; this module only assembles
+them and turns domain errors into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask.cli import ScriptInfo, load_dotenv
+
+from lti_tool import create_app
+from lti_tool.cli.database import db_group
+from lti_tool.cli.serve import serve_command
+from lti_tool.exceptions import LtiToolError
+from referentiel.exceptions import ReferentielError
+
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (LtiToolError, ReferentielError)
+
+
+class ToolGroup(click.Group):
+    """A FlaskGroup whose domain errors end as one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DOMAIN_ERRORS as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=ToolGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """LTI 1.3 competency tool: référentiels, xAPI evidence, jury and gradebook sync.
+
+    Configuration comes from LTI_TOOL_* environment variables (or a .env file).
+    """
+    load_dotenv()
+    if ctx.obj is None:  # the test runner passes its own ScriptInfo
+        ctx.obj = ScriptInfo(create_app=lambda: create_app(), set_debug_flag=False)
+
+
+main.add_command(db_group)
+main.add_command(serve_command)

@@ -1,0 +1,67 @@
+"""Configuration: defaults, then ``LTI_TOOL_*`` environment variables, then a test mapping.
+
+Read only inside :func:`lti_tool.create_app`, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "LTI_TOOL_"
+
+DEFAULTS: dict[str, Any] = {
+    "BASE_URL": "http://127.0.0.1:8000",
+    "DATABASE_URL": None,  # a SQLite file in the instance folder
+    "SECRET_KEY": None,  # generated once and kept in the instance folder
+    "TOOL_NAME": "Compétences DIPLOVIS",
+    "DEFAULT_LOCALE": "fr",
+    "LOG_LEVEL": "INFO",
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-* (ProxyFix)
+    "RATELIMIT_STORAGE_URI": None,  # defaults to the database-free memory:// only in tests
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+}
+
+# Variables whose text is turned into another type.
+_INT_KEYS = {"TRUSTED_PROXIES"}
+_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY"}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :]
+        if key in _INT_KEYS:
+            values[key] = int(raw)
+        elif key in _BOOL_KEYS:
+            values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            values[key] = raw
+    return values
+
+
+def kept_secret_key(instance_path: Path) -> str:
+    """The secret key kept in the instance folder, created on first run (owner-only).
+
+    Several workers may start at once: the file is created exclusively and whoever
+    loses the race reads the winner's key.
+    """
+    path = instance_path / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'lti_tool.sqlite3'}"

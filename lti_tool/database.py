@@ -1,0 +1,82 @@
+"""SQLAlchemy engine and per-request session, bound to the app in the factory.
+
+Plain SQLAlchemy 2.0 rather than Flask-SQLAlchemy: the domain packages take a
+``Session`` argument and must run without Flask (CLI, worker, tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    options: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": 30}
+    else:
+        options["pool_pre_ping"] = True
+    engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """The app's engine and a session per application context."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["database"] = {
+            "engine": engine,
+            "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+        }
+        app.teardown_appcontext(self._close_session)
+
+    @staticmethod
+    def _state() -> dict[str, Any]:
+        from flask import current_app
+
+        state: dict[str, Any] = current_app.extensions["database"]
+        return state
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self._state()["engine"]
+        return engine
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            g.db_session = self._state()["sessionmaker"]()
+        session: Session = g.db_session
+        return session
+
+    def new_session(self) -> Session:
+        """A session outside the request's own one (workers, background loops)."""
+        session: Session = self._state()["sessionmaker"]()
+        return session
+
+    @staticmethod
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()

@@ -1,0 +1,55 @@
+"""Error handlers: JSON to API clients, an HTML page to people, never a stack trace.
+
+Domain exceptions are translated to HTTP here, at the edge, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from lti_tool.exceptions import Forbidden, LtiToolError, NotFound
+from referentiel.exceptions import InvalidReferentiel, ReferentielError, ReferentielNotFound
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" or request.path.startswith(("/xapi", "/ims/", "/api/"))
+
+
+def error_response(status: int, reason: str) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify({"error": reason, "status": status}), status
+    return render_template("error.html", status=status, reason=reason), status
+
+
+def _status_for(error: Exception) -> int:
+    if isinstance(error, NotFound | ReferentielNotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, InvalidReferentiel):
+        return 400
+    return 400
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[Response | str, int]:
+        return error_response(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(LtiToolError)
+    @app.errorhandler(ReferentielError)
+    def _domain(error: Exception) -> tuple[Response | str, int]:
+        status = _status_for(error)
+        log.info("request refused (%s): %s", status, error)
+        return error_response(status, str(error))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response | str, int]:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "Internal error: the operator has been told in the logs.")

@@ -1,0 +1,23 @@
+"""Alembic, driven from code: the migration scripts ship inside the package."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "lti_tool:migrations")
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def check(engine: Engine) -> None:
+    """Raise when the models and the newest migration disagree."""
+    command.check(alembic_config(engine))

@@ -1,0 +1,23 @@
+"""Every mapped table of the project, imported in one place for Alembic."""
+
+from lti_tool.models.people import CourseContext, LtiUser, Membership
+from lti_tool.models.platform import Deployment, Platform
+from referentiel.models import Activity, Bloc, Competency, Criterion, Framework
+from referentiel.orm import Base
+from xapi.models import Evidence, Statement
+
+__all__ = [
+    "Activity",
+    "Base",
+    "Bloc",
+    "Competency",
+    "CourseContext",
+    "Criterion",
+    "Deployment",
+    "Evidence",
+    "Framework",
+    "LtiUser",
+    "Membership",
+    "Platform",
+    "Statement",
+]
