@@ -2,12 +2,16 @@
 
 from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.platform import Deployment, Platform
+from lti_tool.models.resource_link import ResourceLink
+from lti_tool.models.tool_key import ToolKey
+from referentiel.audit import AuditEvent
 from referentiel.models import Activity, Bloc, Competency, Criterion, Framework
 from referentiel.orm import Base
 from xapi.models import Evidence, Statement
 
 __all__ = [
     "Activity",
+    "AuditEvent",
     "Base",
     "Bloc",
     "Competency",
@@ -19,5 +23,7 @@ __all__ = [
     "LtiUser",
     "Membership",
     "Platform",
+    "ResourceLink",
     "Statement",
+    "ToolKey",
 ]
