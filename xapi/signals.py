@@ -13,3 +13,8 @@ from blinker import Namespace
 _signals = Namespace()
 
 evidence_changed = _signals.signal("evidence-changed")
+
+# Sent by statement storage inside its transaction: ``statements`` are the new rows.
+statements_stored = _signals.signal("statements-stored")
+# Sent after voiding: ``statement_ids`` are the ids of the statements that were voided.
+statements_voided = _signals.signal("statements-voided")
