@@ -66,6 +66,8 @@ def _configure_logging(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lti_tool import errors, health
+    from lti_tool.access import launch_url
 
     errors.init_app(app)
+    app.jinja_env.globals["launch_url"] = launch_url
     app.register_blueprint(health.bp)

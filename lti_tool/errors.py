@@ -10,6 +10,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from lti_tool.access import LaunchRequired
 from lti_tool.exceptions import Forbidden, LtiToolError, NotFound
 from referentiel.exceptions import InvalidReferentiel, ReferentielError, ReferentielNotFound
 
@@ -32,6 +33,8 @@ def _status_for(error: Exception) -> int:
         return 404
     if isinstance(error, Forbidden):
         return 403
+    if isinstance(error, LaunchRequired):
+        return 401
     if isinstance(error, InvalidReferentiel):
         return 400
     return 400
