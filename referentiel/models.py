@@ -57,6 +57,8 @@ class Bloc(Base):
     option_group: Mapped[str | None] = mapped_column(String(50))
     position: Mapped[int] = mapped_column(default=0)
     modalities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The source's competency list as printed (RNCP LISTE_COMPETENCES), kept beside the split.
+    competency_list_raw: Mapped[str] = mapped_column(Text, default="", server_default="")
     retired_at: Mapped[datetime | None]
 
     framework: Mapped[Framework] = relationship(back_populates="blocs")
@@ -85,6 +87,7 @@ class Activity(Base):
     number: Mapped[int]
     title: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(default=0)
+    retired_at: Mapped[datetime | None]
 
     bloc: Mapped[Bloc] = relationship(back_populates="activities")
 
@@ -119,5 +122,6 @@ class Criterion(Base):
     text: Mapped[str] = mapped_column(Text)
     competency_codes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(default=0)
+    retired_at: Mapped[datetime | None]
 
     bloc: Mapped[Bloc] = relationship(back_populates="criteria")

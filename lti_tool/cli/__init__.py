@@ -14,6 +14,7 @@ from flask.cli import ScriptInfo, load_dotenv
 
 from lti_tool import create_app
 from lti_tool.cli.database import db_group
+from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.serve import serve_command
 from lti_tool.exceptions import LtiToolError
 from referentiel.exceptions import ReferentielError
@@ -46,3 +47,4 @@ def main(ctx: click.Context) -> None:
 
 main.add_command(db_group)
 main.add_command(serve_command)
+main.add_command(referentiel_group)

@@ -1,0 +1,68 @@
+"""``lti-tool referentiel ...``: list, load, export and import référentiels."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from lti_tool.database import db
+from referentiel.document import FrameworkDocument
+from referentiel.loading import LoadResult, load_document
+from referentiel.models import Bloc, Competency, Framework
+from referentiel.sources import read_source
+
+
+@click.group("referentiel")
+def referentiel_group() -> None:
+    """Competency référentiels: list, load, export, import from RNCP."""
+
+
+def _load(doc: FrameworkDocument, origin: str) -> LoadResult:
+    """One transaction per document: all of it is written, or nothing."""
+    session = db.session
+    try:
+        result = load_document(session, doc, actor="cli", origin=origin)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+@referentiel_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """List the loaded référentiels with their IRIs."""
+    session = db.session
+    frameworks = session.scalars(select(Framework).order_by(Framework.key)).all()
+    if not frameworks:
+        click.echo("No référentiel loaded (try: lti-tool referentiel load diplovis-bgdc).")
+        return
+    base = current_app.config["BASE_URL"]
+    for framework in frameworks:
+        blocs = session.scalar(
+            select(func.count(Bloc.id)).where(
+                Bloc.framework_id == framework.id, Bloc.retired_at.is_(None)
+            )
+        )
+        competencies = session.scalar(
+            select(func.count(Competency.id))
+            .join(Competency.bloc)
+            .where(Bloc.framework_id == framework.id, Competency.retired_at.is_(None))
+        )
+        click.echo(
+            f"{framework.key} {framework.version}: {framework.title} "
+            f"({blocs} blocs, {competencies} competencies) {base}/referentiels/{framework.key}"
+        )
+
+
+@referentiel_group.command("load")
+@click.argument("name_or_file")
+@with_appcontext
+def load_command(name_or_file: str) -> None:
+    """Load or update a référentiel: a built-in name (diplovis-bgdc), our JSON file or a
+    Moodle competency CSV. Idempotent; dropped competencies are retired, never deleted."""
+    doc = read_source(name_or_file)
+    click.echo(f"Loaded {_load(doc, origin=name_or_file).summary()}")

@@ -1,0 +1,175 @@
+"""A référentiel as plain values, independent of where it came from or goes to.
+
+Every format (our JSON data file, Moodle's competency CSV, an RNCP fiche) is read
+into a :class:`FrameworkDocument`; loading writes a document to the database and the
+exports are written from a document built from the database. Keeping one neutral
+shape in the middle is what makes round trips comparable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_NAME = "lti-tool-referentiel"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ActivityDocument:
+    key: str
+    number: int
+    title: str
+
+
+@dataclass(frozen=True)
+class CompetencyDocument:
+    code: str
+    text: str
+    activity: str | None = None
+
+
+@dataclass(frozen=True)
+class CriterionDocument:
+    key: str
+    text: str
+    competencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlocDocument:
+    key: str
+    number: int
+    title: str
+    description: str = ""
+    optional: bool = False
+    option_group: str | None = None
+    activities: tuple[ActivityDocument, ...] = ()
+    competencies: tuple[CompetencyDocument, ...] = ()
+    modalities: tuple[str, ...] = ()
+    criteria: tuple[CriterionDocument, ...] = ()
+    competency_list_raw: str = ""
+
+
+@dataclass(frozen=True)
+class FrameworkDocument:
+    key: str
+    version: str
+    title: str
+    language: str = "fr"
+    abbreviation: str | None = None
+    description: str = ""
+    source: str = ""
+    jury: str = ""
+    rncp_code: str | None = None
+    blocs: tuple[BlocDocument, ...] = field(default_factory=tuple)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "blocs": len(self.blocs),
+            "activities": sum(len(b.activities) for b in self.blocs),
+            "competencies": sum(len(b.competencies) for b in self.blocs),
+            "criteria": sum(len(b.criteria) for b in self.blocs),
+        }
+
+    def to_data(self) -> dict[str, Any]:
+        """The document in our data-file format (``referentiel.schema.json``)."""
+        data: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "id": self.key,
+            "version": self.version,
+            "language": self.language,
+            "title": self.title,
+            "abbreviation": self.abbreviation,
+            "description": self.description,
+            "source": self.source,
+            "jury": self.jury,
+        }
+        if self.rncp_code:
+            data["rncp_code"] = self.rncp_code
+        data["blocs"] = [_bloc_data(b) for b in self.blocs]
+        return data
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.to_data(), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _bloc_data(bloc: BlocDocument) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "key": bloc.key,
+        "number": bloc.number,
+        "title": bloc.title,
+        "description": bloc.description,
+        "optional": bloc.optional,
+        "option_group": bloc.option_group,
+    }
+    if bloc.competency_list_raw:
+        data["competency_list_raw"] = bloc.competency_list_raw
+    data["activities"] = [
+        {"key": a.key, "number": a.number, "title": a.title} for a in bloc.activities
+    ]
+    data["competencies"] = [
+        {"code": c.code, "activity": c.activity, "text": c.text} for c in bloc.competencies
+    ]
+    data["evaluation"] = {
+        "modalities": list(bloc.modalities),
+        "criteria": [
+            {"key": c.key, "text": c.text, "competencies": list(c.competencies)}
+            for c in bloc.criteria
+        ],
+    }
+    return data
+
+
+def consistency_errors(doc: FrameworkDocument) -> list[str]:
+    """What a schema cannot say: keys unique where they are looked up, references resolve.
+
+    Each message names the JSON path of the offending value in our data format.
+    """
+    errors: list[str] = []
+    seen_blocs: set[str] = set()
+    for i, bloc in enumerate(doc.blocs):
+        where = f"$.blocs[{i}]"
+        if bloc.key in seen_blocs:
+            errors.append(f"{where}.key: bloc key {bloc.key!r} is used twice")
+        seen_blocs.add(bloc.key)
+        activity_keys: set[str] = set()
+        for j, activity in enumerate(bloc.activities):
+            if activity.key in activity_keys:
+                errors.append(
+                    f"{where}.activities[{j}].key: activity {activity.key!r} is used twice "
+                    f"in bloc {bloc.key!r}"
+                )
+            activity_keys.add(activity.key)
+        codes: set[str] = set()
+        for j, competency in enumerate(bloc.competencies):
+            if competency.code in codes:
+                errors.append(
+                    f"{where}.competencies[{j}].code: competency code {competency.code!r} "
+                    f"is used twice in bloc {bloc.key!r}"
+                )
+            codes.add(competency.code)
+            if competency.activity is not None and competency.activity not in activity_keys:
+                errors.append(
+                    f"{where}.competencies[{j}].activity: activity {competency.activity!r} "
+                    f"is not an activity of bloc {bloc.key!r}"
+                )
+        criterion_keys: set[str] = set()
+        for j, criterion in enumerate(bloc.criteria):
+            if criterion.key in criterion_keys:
+                errors.append(
+                    f"{where}.evaluation.criteria[{j}].key: criterion {criterion.key!r} "
+                    f"is used twice in bloc {bloc.key!r}"
+                )
+            criterion_keys.add(criterion.key)
+            for code in criterion.competencies:
+                if code not in codes:
+                    errors.append(
+                        f"{where}.evaluation.criteria[{j}].competencies: {code!r} is not a "
+                        f"competency of bloc {bloc.key!r}"
+                    )
+    return errors

@@ -1,0 +1,86 @@
+"""``lti-tool referentiel ...``: one confirmation line, one error line and exit 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from lti_tool.cli import main
+from lti_tool.database import db
+from referentiel.data_file import read_builtin
+from referentiel.models import Competency
+
+
+def competency_count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Competency)) or 0
+
+
+def test_load_builtin_confirms_in_one_line_and_is_idempotent(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    first = runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        "Loaded diplovis-bgdc 1.0.0: 8 blocs, 29 activities, 105 competencies, 86 criteria "
+        "(created)\n"
+    )
+    again = runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    assert again.exit_code == 0 and again.output.endswith("(unchanged)\n")
+    assert competency_count(app) == 105
+
+
+def test_load_a_revised_file_reports_what_changed(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    data = read_builtin("diplovis-bgdc").to_data()
+    for bloc in data["blocs"][:3]:
+        bloc["competencies"][0]["text"] += " (révisé)"
+    path = tmp_path / "revised.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(main, ["referentiel", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("(updated: 3 texts)\n")
+
+
+def test_list_shows_loaded_frameworks_with_their_iri(runner: FlaskCliRunner) -> None:
+    assert "No référentiel loaded" in runner.invoke(main, ["referentiel", "list"]).output
+    runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    result = runner.invoke(main, ["referentiel", "list"])
+    assert result.exit_code == 0
+    assert result.output == (
+        "diplovis-bgdc 1.0.0: DIPLOVIS - Bachelor en gestion et développement commercial "
+        "(8 blocs, 105 competencies) http://tool.test/referentiels/diplovis-bgdc\n"
+    )
+
+
+def test_bad_file_exits_1_with_one_line_and_loads_nothing(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    data = read_builtin("diplovis-bgdc").to_data()
+    data["blocs"][5]["competencies"][2]["code"] = "C 3"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(main, ["referentiel", "load", str(path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: {path}: $.blocs[5].competencies[2].code: 'C 3'")
+    assert competency_count(app) == 0
+
+
+def test_unknown_name_and_broken_json_exit_1(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    unknown = runner.invoke(main, ["referentiel", "load", "nope"])
+    assert unknown.exit_code == 1
+    assert unknown.output == (
+        "Error: nope: neither a file nor a built-in référentiel (built-in: diplovis-bgdc)\n"
+    )
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "lti-tool-referentiel",\n  "id": }', encoding="utf-8")
+    result = runner.invoke(main, ["referentiel", "load", str(broken)])
+    assert result.exit_code == 1
+    assert "not valid JSON at line 2, column 9" in result.output
