@@ -1,0 +1,201 @@
+"""Mastery rules: each method, success outranking score, validity, order, conflicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from referentiel.achievement import (
+    EvidenceItem,
+    InvalidRule,
+    Method,
+    Rule,
+    RuleSetting,
+    State,
+    evaluate,
+)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=30)
+
+
+def ev(
+    n: int,
+    score: float | None = None,
+    success: bool | None = None,
+    activity: str = "quiz-1",
+    days: float = 0,
+) -> EvidenceItem:
+    return EvidenceItem(
+        statement_id=f"s{n:03d}",
+        source_activity=activity,
+        occurred_at=T0 + timedelta(days=days),
+        score_scaled=score,
+        success=success,
+    )
+
+
+def test_no_evidence_is_non_acquis() -> None:
+    result = evaluate(Rule(), [], NOW)
+    assert result.state is State.NON_ACQUIS
+    assert (result.score, result.evidence_count, result.last_evidence_at) == (None, 0, None)
+
+
+def test_evidence_that_judges_nothing_is_en_cours() -> None:
+    result = evaluate(Rule(), [ev(1)], NOW)
+    assert result.state is State.EN_COURS and result.evidence_count == 1
+    assert result.counted[0].passed is None
+
+
+def test_highest_takes_the_best_result() -> None:
+    rule = Rule(method=Method.HIGHEST, mastery_threshold=0.7)
+    result = evaluate(rule, [ev(1, 0.4, days=0), ev(2, 0.8, days=1), ev(3, 0.5, days=2)], NOW)
+    assert result.state is State.ACQUIS and result.score == 0.8
+    assert evaluate(rule, [ev(1, 0.4), ev(2, 0.69, days=1)], NOW).state is State.EN_COURS
+
+
+def test_most_recent_follows_statement_timestamp_not_storage_order() -> None:
+    rule = Rule(method=Method.MOST_RECENT, mastery_threshold=0.6)
+    # Stored in this order, but the failure happened first.
+    late_success = ev(1, 0.9, days=5)
+    early_failure = ev(2, 0.2, days=1)
+    result = evaluate(rule, [late_success, early_failure], NOW)
+    assert result.state is State.ACQUIS and result.score == 0.9
+    assert result.last_evidence_at == T0 + timedelta(days=5)
+    assert [c.statement_id for c in result.counted] == ["s002", "s001"]
+
+
+def test_average() -> None:
+    rule = Rule(method=Method.AVERAGE, mastery_threshold=0.6)
+    assert evaluate(rule, [ev(1, 0.5), ev(2, 0.7, days=1)], NOW).score == pytest.approx(0.6)
+    assert evaluate(rule, [ev(1, 0.5), ev(2, 0.7, days=1)], NOW).state is State.ACQUIS
+    assert evaluate(rule, [ev(1, 0.4), ev(2, 0.7, days=1)], NOW).state is State.EN_COURS
+
+
+def test_decaying_average_weighs_the_newest() -> None:
+    rule = Rule(method=Method.DECAYING_AVERAGE, mastery_threshold=0.6, decay_weight=0.65)
+    result = evaluate(rule, [ev(1, 0.2), ev(2, 0.8, days=1)], NOW)
+    assert result.score == pytest.approx(0.65 * 0.8 + 0.35 * 0.2)  # 0.59
+    assert result.state is State.EN_COURS
+    three = evaluate(rule, [ev(1, 0.2), ev(2, 0.8, days=1), ev(3, 0.8, days=2)], NOW)
+    assert three.score == pytest.approx(0.65 * 0.8 + 0.35 * 0.59)
+    assert three.state is State.ACQUIS
+    heavier = Rule(method=Method.DECAYING_AVERAGE, mastery_threshold=0.6, decay_weight=0.9)
+    assert evaluate(heavier, [ev(1, 0.2), ev(2, 0.8, days=1)], NOW).state is State.ACQUIS
+
+
+def test_n_mastery_counts_retries_of_one_activity_once() -> None:
+    rule = Rule(method=Method.N_MASTERY, n_successes=2, k_activities=2, mastery_threshold=0.5)
+    retries = [ev(i, 0.9, activity="quiz-1", days=i) for i in range(5)]
+    assert evaluate(rule, retries, NOW).state is State.EN_COURS
+    two = [*retries, ev(9, 0.7, activity="quiz-2", days=9)]
+    result = evaluate(rule, two, NOW)
+    assert result.state is State.ACQUIS and result.score == 1.0
+
+
+def test_n_mastery_needs_k_distinct_activities_judged() -> None:
+    rule = Rule(method=Method.N_MASTERY, n_successes=2, k_activities=3)
+    two = [ev(1, 0.9, activity="a"), ev(2, 0.9, activity="b", days=1)]
+    assert evaluate(rule, two, NOW).state is State.EN_COURS
+    three = [*two, ev(3, 0.1, activity="c", days=2)]
+    assert evaluate(rule, three, NOW).state is State.ACQUIS
+
+
+def test_success_outranks_the_score() -> None:
+    rule = Rule(method=Method.MOST_RECENT, mastery_threshold=0.8)
+    passed = evaluate(rule, [ev(1, 0.3, success=True)], NOW)
+    assert passed.state is State.ACQUIS and passed.score == 1.0
+    assert "outranks the score" in passed.counted[0].note
+    failed = evaluate(rule, [ev(1, 0.95, success=False)], NOW)
+    assert failed.state is State.EN_COURS and failed.score == 0.0
+
+
+def test_validity_period_ignores_old_evidence_relative_to_as_of() -> None:
+    rule = Rule(method=Method.HIGHEST, validity_days=10)
+    old_success = ev(1, 0.9, days=0)
+    recent_failure = ev(2, 0.1, days=25)
+    result = evaluate(rule, [old_success, recent_failure], NOW)
+    assert result.state is State.EN_COURS and result.evidence_count == 1
+    assert [c.statement_id for c in result.ignored] == ["s001"]
+    assert result.expires_at == T0 + timedelta(days=35)
+    # With a longer period both count (and the failure after the success is a conflict).
+    longer = evaluate(
+        Rule(method=Method.HIGHEST, validity_days=31), [old_success, recent_failure], NOW
+    )
+    assert longer.state is State.ACQUIS and longer.evidence_count == 2
+    everything_old = evaluate(rule, [old_success], NOW)
+    assert everything_old.state is State.NON_ACQUIS
+    assert everything_old.summary == "no evidence within the validity period"
+
+
+def test_a_failure_after_a_success_is_flagged_conflicting_not_averaged_away() -> None:
+    rule = Rule(method=Method.HIGHEST)
+    result = evaluate(rule, [ev(1, 0.9), ev(2, 0.1, days=1)], NOW)
+    assert result.state is State.ACQUIS and result.conflicting
+    assert "conflicting" in result.summary
+
+
+def test_failing_then_succeeding_is_learning_not_a_conflict() -> None:
+    result = evaluate(Rule(), [ev(1, 0.1), ev(2, 0.2, days=1), ev(3, 0.9, days=2)], NOW)
+    assert result.state is State.ACQUIS and not result.conflicting
+
+
+def test_conflict_window_only_looks_at_the_latest_results() -> None:
+    history = [ev(1, 0.9), ev(2, 0.1, days=1), ev(3, 0.9, days=2), ev(4, 0.9, days=3)]
+    assert not evaluate(Rule(conflict_window=3), history, NOW).conflicting
+    assert evaluate(Rule(conflict_window=4), history, NOW).conflicting
+
+
+def test_explanation_lists_what_counted_and_why() -> None:
+    rule = Rule(method=Method.AVERAGE, validity_days=10)
+    result = evaluate(rule, [ev(1, 0.9, days=0), ev(2, 0.7, days=25)], NOW)
+    explanation = result.explanation()
+    assert explanation["counted"] == [
+        {
+            "statement_id": "s002",
+            "activity": "quiz-1",
+            "occurred_at": (T0 + timedelta(days=25)).isoformat(),
+            "value": 0.7,
+            "passed": True,
+            "note": "score 0.70 >= threshold 0.50",
+        }
+    ]
+    assert explanation["ignored"][0]["note"] == "older than the validity period (10 days)"
+    assert explanation["summary"].startswith("average of results at least 50 %")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"method": "median"}, "unknown method"),
+        ({"mastery_threshold": 0}, "mastery_threshold"),
+        ({"mastery_threshold": "high"}, "wrong type"),
+        ({"decay_weight": 1}, "decay_weight"),
+        ({"n_successes": 0}, "n_successes"),
+        ({"validity_days": 0}, "validity_days"),
+        ({"colour": "red"}, "unknown rule setting"),
+    ],
+)
+def test_bad_rule_settings_are_refused_with_the_setting_named(
+    settings: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidRule, match=message):
+        Rule.from_dict(settings)
+
+
+def test_overrides_per_bloc_then_per_competency() -> None:
+    setting = RuleSetting.from_dict(
+        {
+            "default": {"method": "most_recent", "mastery_threshold": 0.5},
+            "blocs": {"bloc-2": {"mastery_threshold": 0.7}},
+            "competencies": {"bloc-2/C3": {"method": "n_mastery", "n_successes": 3}},
+        }
+    )
+    assert setting.rule_for("bloc-1", "C1") == Rule(method=Method.MOST_RECENT)
+    assert setting.rule_for("bloc-2", "C1").mastery_threshold == 0.7
+    c3 = setting.rule_for("bloc-2", "C3")
+    assert (c3.method, c3.mastery_threshold, c3.n_successes) == (Method.N_MASTERY, 0.7, 3)
+    assert RuleSetting.from_dict(setting.to_dict()) == setting
+    with pytest.raises(InvalidRule, match="bloc-key/CODE"):
+        RuleSetting.from_dict({"competencies": {"C3": {}}})
