@@ -44,7 +44,10 @@ class Database:
         engine = make_engine(app.config["DATABASE_URL"])
         app.extensions["database"] = {
             "engine": engine,
-            "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+            # Domain code without Flask (xapi.evidence) reads the tool's URL here.
+            "sessionmaker": sessionmaker(
+                engine, expire_on_commit=False, info={"base_url": app.config["BASE_URL"]}
+            ),
         }
         app.teardown_appcontext(self._close_session)
 

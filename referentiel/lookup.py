@@ -8,9 +8,10 @@ ids that xAPI statements name; the web layer serves a page or JSON at each.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from referentiel.models import Bloc, Competency, Framework
@@ -63,6 +64,31 @@ def competency_by_iri(session: Session, iri: str, base_url: str) -> Competency |
         .join(Bloc.framework)
         .where(Framework.key == framework_key, Bloc.key == bloc_key, Competency.code == code)
     ).one_or_none()
+
+
+def competencies_by_iri(
+    session: Session, iris: Iterable[str], base_url: str
+) -> dict[str, Competency]:
+    """Every competency named by one of ``iris``, keyed by the IRI as given, in one query
+    (evidence derivation looks up a whole batch of statements' activities at once)."""
+    wanted: dict[tuple[str, str, str], list[str]] = {}
+    for iri in set(iris):
+        parts = iri_parts(iri, base_url)
+        if parts is not None and len(parts) == 3:
+            wanted.setdefault((parts[0], parts[1], parts[2]), []).append(iri)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Framework.key, Bloc.key, Competency)
+        .join(Competency.bloc)
+        .join(Bloc.framework)
+        .where(tuple_(Framework.key, Bloc.key, Competency.code).in_(list(wanted)))
+    ).all()
+    found: dict[str, Competency] = {}
+    for framework_key, bloc_key, competency in rows:
+        for iri in wanted.get((framework_key, bloc_key, competency.code), []):
+            found[iri] = competency
+    return found
 
 
 def framework_by_key(session: Session, key: str) -> Framework | None:

@@ -23,6 +23,38 @@ class Statement(Base):
     object_id: Mapped[str | None] = mapped_column(Text)
     actor_key: Mapped[str] = mapped_column(String(512), index=True)
     voided: Mapped[bool] = mapped_column(default=False)
+    # The issuer of the platform the storing credential is bound to (None: unbound).
+    # Evidence is derived only for that platform's learners.
+    platform_issuer: Mapped[str | None] = mapped_column(String(255))
+
+
+class MappingRule(Base):
+    """An activity id (exact, or a prefix) whose statements count for a competency."""
+
+    __tablename__ = "xapi_mapping_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_iri: Mapped[str] = mapped_column(Text)
+    is_prefix: Mapped[bool] = mapped_column(default=False)
+    competency_id: Mapped[int] = mapped_column(
+        ForeignKey("competency.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LearnerKey(Base):
+    """An actor key (``xapi.actors``) known to name an LTI user.
+
+    Written by ``xapi.evidence.resolve_pending_for_user``; it is what makes an
+    ``mbox_sha1sum`` actor resolvable without hashing every user's email.
+    """
+
+    __tablename__ = "xapi_learner_key"
+    __table_args__ = (UniqueConstraint("actor_key", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_key: Mapped[str] = mapped_column(String(512))
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
 
 
 class Evidence(Base):

@@ -7,7 +7,7 @@ from lti_tool.models.tool_key import ToolKey
 from referentiel.audit import AuditEvent
 from referentiel.models import Activity, Bloc, Competency, Criterion, Framework
 from referentiel.orm import Base
-from xapi.models import Evidence, Statement
+from xapi.models import Evidence, LearnerKey, MappingRule, Statement
 
 __all__ = [
     "Activity",
@@ -20,7 +20,9 @@ __all__ = [
     "Deployment",
     "Evidence",
     "Framework",
+    "LearnerKey",
     "LtiUser",
+    "MappingRule",
     "Membership",
     "Platform",
     "ResourceLink",

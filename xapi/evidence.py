@@ -1,0 +1,297 @@
+"""Evidence: statements counted for a learner and a competency.
+
+Derivation runs inside the storing transaction, on the signals statement storage
+sends (``xapi.signals.statements_stored`` / ``statements_voided``), and again when
+a learner becomes known (:func:`resolve_pending_for_user`) or a mapping rule is
+added or removed. Every path goes through :func:`rederive`, which computes what
+evidence a list of statements should give and makes the table say exactly that.
+
+A statement gives evidence when:
+- it is not voided and is not itself a voiding statement;
+- its actor is an Agent that names an LTI user (:mod:`xapi.learners`); when the
+  statement came through a credential bound to a platform (``platform_issuer``),
+  only that platform's users count;
+- it names at least one competency (:mod:`xapi.mapping`);
+- it carries an outcome: a score, ``success`` or ``completion`` in its result, or
+  a verb that implies one (passed, mastered, failed, completed). Launches,
+  initialisations and page views say nothing about a competency and are kept as
+  statements only.
+
+Withdrawn evidence is deleted (the Evidence table holds the current evidence only);
+the audit trail keeps an ``evidence.added`` and an ``evidence.withdrawn`` event per
+row, so nothing is lost from history. Every change sends
+``xapi.signals.evidence_changed`` with the touched (learner, competency) pairs.
+
+Cost: a fixed number of queries per list of statements (learners: at most three,
+competencies: two, existing evidence: one, then one bulk insert for evidence and
+one for audit events), never one per statement.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from referentiel.audit import AuditEvent
+from xapi import actors, learners, mapping
+from xapi.models import Evidence, Statement
+from xapi.signals import evidence_changed, statements_stored, statements_voided
+
+log = logging.getLogger(__name__)
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+MASTERY_SCORE = "https://w3id.org/xapi/cmi5/context/extensions/masteryscore"
+# Verbs whose meaning fixes success or completion when the result leaves it out
+# (ADL vocabulary, used by cmi5 §9.3).
+SUCCESS_VERBS = {
+    "http://adlnet.gov/expapi/verbs/passed": True,
+    "http://adlnet.gov/expapi/verbs/mastered": True,
+    "http://adlnet.gov/expapi/verbs/failed": False,
+}
+COMPLETION_VERBS = {"http://adlnet.gov/expapi/verbs/completed"}
+
+Touched = set[tuple[int, int]]
+_EvidenceKey = tuple[str, int, int]  # statement id, learner id, competency id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    score_scaled: float | None
+    success: bool | None
+    completion: bool | None
+
+
+def outcome_of(statement: Mapping[str, Any]) -> Outcome | None:
+    """What the statement says about the learner's performance, or None if nothing.
+
+    ``score.scaled`` when given, else ``(raw - min) / (max - min)`` (``min`` 0 when
+    absent) when ``raw`` and ``max`` are (xAPI 1.0.3 §2.4.5.1). ``success`` absent
+    is taken from the verb, then from the cmi5 mastery score (cmi5 §9.6.2.2).
+    """
+    result = statement.get("result")
+    result = result if isinstance(result, Mapping) else {}
+    verb = statement.get("verb")
+    verb_id = verb.get("id") if isinstance(verb, Mapping) else None
+
+    scaled = _scaled_score(result.get("score"))
+    success = result.get("success") if isinstance(result.get("success"), bool) else None
+    completion = result.get("completion") if isinstance(result.get("completion"), bool) else None
+    if success is None and verb_id in SUCCESS_VERBS:
+        success = SUCCESS_VERBS[verb_id]
+    if success is None and scaled is not None:
+        mastery = _mastery_score(statement)
+        if mastery is not None:
+            success = scaled >= mastery
+    if completion is None and verb_id in COMPLETION_VERBS:
+        completion = True
+    if scaled is None and success is None and completion is None:
+        return None
+    return Outcome(scaled, success, completion)
+
+
+def rederive(
+    session: Session, statements: Sequence[Statement], *, base_url: str | None = None
+) -> Touched:
+    """Make the evidence of ``statements`` be exactly what they give today.
+
+    ``base_url`` defaults to ``session.info["base_url"]`` (the tool's URL, which
+    competency IRIs start with; the application puts it there).
+    """
+    if not statements:
+        return set()
+    session.flush()
+    base_url = base_url or session.info.get("base_url")
+    wanted = _wanted_evidence(session, statements, base_url)
+    existing = _existing_evidence(session, [s.id for s in statements])
+    added = [row for key, row in wanted.items() if key not in existing]
+    withdrawn = [(key, evidence_id) for key, evidence_id in existing.items() if key not in wanted]
+    _apply(session, added, withdrawn, reason="derived")
+    return _touched(added, withdrawn)
+
+
+def withdraw(session: Session, statement_ids: Iterable[str], *, reason: str) -> Touched:
+    """Withdraw every evidence row of these statements (voided, for instance)."""
+    existing = _existing_evidence(session, list(statement_ids))
+    _apply(session, [], list(existing.items()), reason=reason)
+    return _touched([], list(existing.items()))
+
+
+def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
+    """Turn the statements that name this user into evidence; call after a user is
+    created or updated (first launch, new email).
+
+    Statements stored before the user was known are found by actor key (indexed),
+    and so are the user's current evidence rows, so that a changed email both adds
+    the new address's statements and withdraws the old one's.
+    """
+    found = learners.user_keys(session, user_id)
+    if found is None:
+        return set()
+    _issuer, keys = found
+    learners.remember_keys(session, user_id, keys)
+    pending = list(
+        session.scalars(
+            select(Statement).where(Statement.actor_key.in_(sorted(keys)), ~Statement.voided)
+        )
+    )
+    already = set(
+        session.scalars(select(Evidence.statement_id).where(Evidence.learner_id == user_id))
+    )
+    missing = already - {s.id for s in pending}
+    if missing:
+        pending += list(session.scalars(select(Statement).where(Statement.id.in_(missing))))
+    touched: Touched = set()
+    for start in range(0, len(pending), learners.CHUNK):
+        touched |= rederive(session, pending[start : start + learners.CHUNK])
+    return touched
+
+
+def _wanted_evidence(
+    session: Session, statements: Sequence[Statement], base_url: str | None
+) -> dict[_EvidenceKey, dict[str, Any]]:
+    candidates: list[tuple[Statement, dict[str, Any], Outcome, str]] = []
+    for row in statements:
+        if row.voided or row.verb_id == VOIDED:
+            continue
+        try:
+            parsed = json.loads(row.raw)
+        except ValueError:
+            log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
+            continue
+        actor = parsed.get("actor")
+        source = mapping.object_activity_id(parsed)
+        outcome = outcome_of(parsed)
+        if not isinstance(actor, Mapping) or not actors.is_agent(actor):
+            continue
+        if source is None or outcome is None:
+            continue
+        candidates.append((row, parsed, outcome, source))
+    if not candidates:
+        return {}
+
+    agents = {row.actor_key: parsed["actor"] for row, parsed, _, _ in candidates}
+    learners_by_key = learners.learners_by_actor(session, agents)
+    candidates = [c for c in candidates if c[0].actor_key in learners_by_key]
+    competencies = mapping.competencies_for_statements(
+        session, [parsed for _, parsed, _, _ in candidates], base_url
+    )
+
+    wanted: dict[_EvidenceKey, dict[str, Any]] = {}
+    for (row, _parsed, outcome, source), competency_ids in zip(
+        candidates, competencies, strict=True
+    ):
+        for learner in learners_by_key[row.actor_key]:
+            if not learner.on_platform(row.platform_issuer):
+                continue
+            for competency_id in competency_ids:
+                wanted[(row.id, learner.id, competency_id)] = {
+                    "statement_id": row.id,
+                    "learner_id": learner.id,
+                    "competency_id": competency_id,
+                    "verb_id": row.verb_id,
+                    "source_activity": source,
+                    "score_scaled": outcome.score_scaled,
+                    "success": outcome.success,
+                    "completion": outcome.completion,
+                    "occurred_at": row.timestamp,
+                }
+    return wanted
+
+
+def _existing_evidence(session: Session, statement_ids: list[str]) -> dict[_EvidenceKey, int]:
+    existing: dict[_EvidenceKey, int] = {}
+    for start in range(0, len(statement_ids), learners.CHUNK):
+        rows = session.execute(
+            select(
+                Evidence.statement_id, Evidence.learner_id, Evidence.competency_id, Evidence.id
+            ).where(Evidence.statement_id.in_(statement_ids[start : start + learners.CHUNK]))
+        )
+        for statement_id, learner_id, competency_id, evidence_id in rows:
+            existing[(statement_id, learner_id, competency_id)] = evidence_id
+    return existing
+
+
+def _apply(
+    session: Session,
+    added: list[dict[str, Any]],
+    withdrawn: list[tuple[_EvidenceKey, int]],
+    *,
+    reason: str,
+) -> None:
+    if not added and not withdrawn:
+        return
+    if added:
+        session.execute(insert(Evidence), added)
+    withdrawn_ids = [evidence_id for _, evidence_id in withdrawn]
+    for start in range(0, len(withdrawn_ids), learners.CHUNK):
+        session.execute(
+            delete(Evidence).where(Evidence.id.in_(withdrawn_ids[start : start + learners.CHUNK]))
+        )
+    events = [
+        {
+            "kind": "evidence.added",
+            "learner_id": row["learner_id"],
+            "competency_id": row["competency_id"],
+            "details": {"statement_id": row["statement_id"], "verb": row["verb_id"]},
+            "summary": f"statement {row['statement_id']}",
+        }
+        for row in added
+    ] + [
+        {
+            "kind": "evidence.withdrawn",
+            "learner_id": learner_id,
+            "competency_id": competency_id,
+            "details": {"statement_id": statement_id, "reason": reason},
+            "summary": f"statement {statement_id} ({reason})",
+        }
+        for (statement_id, learner_id, competency_id), _ in withdrawn
+    ]
+    session.execute(insert(AuditEvent), events)
+    evidence_changed.send(session, touched=_touched(added, withdrawn))
+
+
+def _touched(added: list[dict[str, Any]], withdrawn: list[tuple[_EvidenceKey, int]]) -> Touched:
+    touched = {(row["learner_id"], row["competency_id"]) for row in added}
+    touched |= {(learner_id, competency_id) for (_, learner_id, competency_id), _ in withdrawn}
+    return touched
+
+
+def _scaled_score(score: Any) -> float | None:
+    if not isinstance(score, Mapping):
+        return None
+    scaled = score.get("scaled")
+    if _is_number(scaled):
+        return float(scaled)
+    raw, low, high = score.get("raw"), score.get("min", 0), score.get("max")
+    if _is_number(raw) and _is_number(low) and _is_number(high) and high > low:
+        return max(-1.0, min(1.0, (raw - low) / (high - low)))
+    return None
+
+
+def _mastery_score(statement: Mapping[str, Any]) -> float | None:
+    context = statement.get("context")
+    extensions = context.get("extensions") if isinstance(context, Mapping) else None
+    value = extensions.get(MASTERY_SCORE) if isinstance(extensions, Mapping) else None
+    return float(value) if _is_number(value) else None
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _on_statements_stored(session: Session, *, statements: Sequence[Statement], **_: Any) -> None:
+    rederive(session, statements)
+
+
+def _on_statements_voided(session: Session, *, statement_ids: Iterable[str], **_: Any) -> None:
+    withdraw(session, statement_ids, reason="voided")
+
+
+statements_stored.connect(_on_statements_stored)
+statements_voided.connect(_on_statements_voided)

@@ -1,0 +1,138 @@
+"""Who a statement's actor is: the LTI user it names, if any.
+
+An Agent names an LTI user when (xAPI 1.0.3 §2.4.2.3 identifiers):
+- its ``account`` is ``{homePage: issuer, name: sub}``, what Moodle's logstore_xapi
+  sends (its wwwroot and user id, the same values as ``iss`` and ``sub`` at launch);
+  a trailing slash on either side does not matter;
+- its ``mbox`` is ``mailto:`` the user's email, compared case-insensitively;
+- its ``mbox_sha1sum`` is the SHA-1 of that ``mailto:`` IRI (known through the
+  ``xapi_learner_key`` rows that :func:`xapi.evidence.resolve_pending_for_user`
+  writes, since a hash cannot be searched for).
+
+The ``lti_user`` table belongs to ``lti_tool``; this package reads it through a
+minimal Core description so as not to import the outer layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, String, column, delete, func, select, table
+from sqlalchemy.orm import Session
+
+from xapi import actors
+from xapi.models import LearnerKey
+
+lti_user = table(
+    "lti_user",
+    column("id", Integer),
+    column("issuer", String),
+    column("sub", String),
+    column("email", String),
+)
+
+# Bound parameters per IN list, under every backend's limit.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: int
+    issuer: str
+
+    def on_platform(self, issuer: str | None) -> bool:
+        """Whether this learner belongs to ``issuer`` (``None``: any platform)."""
+        if issuer is None:
+            return True
+        return actors.normalise_home_page(self.issuer) == actors.normalise_home_page(issuer)
+
+
+def learners_by_actor(
+    session: Session, agents: Mapping[str, Mapping[str, Any]]
+) -> dict[str, set[Learner]]:
+    """The LTI users each agent names, keyed by actor key (``agents``: key → actor).
+
+    At most three queries whatever the number of agents (per chunk of 500).
+    """
+    found: dict[str, set[Learner]] = {}
+    for key, learner in _from_learner_keys(session, agents):
+        found.setdefault(key, set()).add(learner)
+
+    accounts: dict[tuple[str, str], str] = {}
+    mailboxes: dict[str, str] = {}
+    for key, agent in agents.items():
+        if key in found:
+            continue
+        account = agent.get("account")
+        if isinstance(account, Mapping):
+            home_page = actors.normalise_home_page(str(account.get("homePage", "")))
+            accounts[(home_page, str(account.get("name", "")))] = key
+        elif isinstance(agent.get("mbox"), str):
+            mailboxes[agent["mbox"].strip().lower().removeprefix("mailto:")] = key
+
+    for names in _chunks(sorted({name for _, name in accounts})):
+        rows = session.execute(
+            select(lti_user.c.id, lti_user.c.issuer, lti_user.c.sub).where(
+                lti_user.c.sub.in_(names)
+            )
+        )
+        for user_id, issuer, sub in rows:
+            account_key = accounts.get((actors.normalise_home_page(issuer), sub))
+            if account_key is not None:
+                found.setdefault(account_key, set()).add(Learner(user_id, issuer))
+
+    for addresses in _chunks(sorted(mailboxes)):
+        rows = session.execute(
+            select(lti_user.c.id, lti_user.c.issuer, func.lower(lti_user.c.email)).where(
+                func.lower(lti_user.c.email).in_(addresses)
+            )
+        )
+        for user_id, issuer, address in rows:
+            found.setdefault(mailboxes[address], set()).add(Learner(user_id, issuer))
+    return found
+
+
+def user_keys(session: Session, user_id: int) -> tuple[str, set[str]] | None:
+    """The issuer of a user and every actor key that names them; None if no such user."""
+    row = session.execute(
+        select(lti_user.c.issuer, lti_user.c.sub, lti_user.c.email).where(lti_user.c.id == user_id)
+    ).first()
+    if row is None:
+        return None
+    issuer, sub, email = row
+    keys = {actors.account_key(issuer, sub)}
+    if email:
+        keys |= actors.email_keys(email)
+    return issuer, keys
+
+
+def remember_keys(session: Session, user_id: int, keys: set[str]) -> None:
+    """Make ``keys`` the user's known keys (an email may have changed)."""
+    known = set(session.scalars(select(LearnerKey.actor_key).where(LearnerKey.user_id == user_id)))
+    for stale in known - keys:
+        session.execute(
+            delete(LearnerKey).where(LearnerKey.user_id == user_id, LearnerKey.actor_key == stale)
+        )
+    for key in sorted(keys - known):
+        session.add(LearnerKey(actor_key=key, user_id=user_id))
+    session.flush()
+
+
+def _from_learner_keys(
+    session: Session, agents: Mapping[str, Mapping[str, Any]]
+) -> Iterable[tuple[str, Learner]]:
+    for keys in _chunks(sorted(agents)):
+        rows = session.execute(
+            select(LearnerKey.actor_key, lti_user.c.id, lti_user.c.issuer)
+            .join(lti_user, lti_user.c.id == LearnerKey.user_id)
+            .where(LearnerKey.actor_key.in_(keys))
+        )
+        for key, user_id, issuer in rows:
+            yield key, Learner(user_id, issuer)
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
