@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from sqlalchemy import delete, insert, select
@@ -58,6 +58,21 @@ COMPLETION_VERBS = {"http://adlnet.gov/expapi/verbs/completed"}
 
 Touched = set[tuple[int, int]]
 _EvidenceKey = tuple[str, int, int]  # statement id, learner id, competency id
+
+
+@dataclass
+class EvidenceChange:
+    """What one derivation did: rows added and withdrawn, and the pairs they touch."""
+
+    added: int = 0
+    withdrawn: int = 0
+    touched: Touched = field(default_factory=set)
+
+    def __ior__(self, other: EvidenceChange) -> EvidenceChange:
+        self.added += other.added
+        self.withdrawn += other.withdrawn
+        self.touched |= other.touched
+        return self
 
 
 @dataclass(frozen=True)
@@ -96,30 +111,45 @@ def outcome_of(statement: Mapping[str, Any]) -> Outcome | None:
 
 
 def rederive(
-    session: Session, statements: Sequence[Statement], *, base_url: str | None = None
-) -> Touched:
+    session: Session,
+    statements: Sequence[Statement],
+    *,
+    base_url: str | None = None,
+    reason: str = "derived",
+) -> EvidenceChange:
     """Make the evidence of ``statements`` be exactly what they give today.
 
     ``base_url`` defaults to ``session.info["base_url"]`` (the tool's URL, which
-    competency IRIs start with; the application puts it there).
+    competency IRIs start with; the application puts it there). ``reason`` goes to
+    the audit trail of withdrawn rows.
     """
     if not statements:
-        return set()
+        return EvidenceChange()
     session.flush()
     base_url = base_url or session.info.get("base_url")
     wanted = _wanted_evidence(session, statements, base_url)
     existing = _existing_evidence(session, [s.id for s in statements])
     added = [row for key, row in wanted.items() if key not in existing]
     withdrawn = [(key, evidence_id) for key, evidence_id in existing.items() if key not in wanted]
-    _apply(session, added, withdrawn, reason="derived")
-    return _touched(added, withdrawn)
+    return _apply(session, added, withdrawn, reason=reason)
 
 
-def withdraw(session: Session, statement_ids: Iterable[str], *, reason: str) -> Touched:
+def rederive_in_chunks(
+    session: Session, statement_ids: Sequence[str], *, reason: str
+) -> EvidenceChange:
+    """:func:`rederive` over many statements, a bounded number at a time."""
+    change = EvidenceChange()
+    for start in range(0, len(statement_ids), learners.CHUNK):
+        chunk = statement_ids[start : start + learners.CHUNK]
+        rows = list(session.scalars(select(Statement).where(Statement.id.in_(chunk))))
+        change |= rederive(session, rows, reason=reason)
+    return change
+
+
+def withdraw(session: Session, statement_ids: Iterable[str], *, reason: str) -> EvidenceChange:
     """Withdraw every evidence row of these statements (voided, for instance)."""
     existing = _existing_evidence(session, list(statement_ids))
-    _apply(session, [], list(existing.items()), reason=reason)
-    return _touched([], list(existing.items()))
+    return _apply(session, [], list(existing.items()), reason=reason)
 
 
 def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
@@ -135,21 +165,15 @@ def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
         return set()
     _issuer, keys = found
     learners.remember_keys(session, user_id, keys)
-    pending = list(
+    pending = set(
         session.scalars(
-            select(Statement).where(Statement.actor_key.in_(sorted(keys)), ~Statement.voided)
+            select(Statement.id).where(Statement.actor_key.in_(sorted(keys)), ~Statement.voided)
         )
     )
-    already = set(
+    pending |= set(
         session.scalars(select(Evidence.statement_id).where(Evidence.learner_id == user_id))
     )
-    missing = already - {s.id for s in pending}
-    if missing:
-        pending += list(session.scalars(select(Statement).where(Statement.id.in_(missing))))
-    touched: Touched = set()
-    for start in range(0, len(pending), learners.CHUNK):
-        touched |= rederive(session, pending[start : start + learners.CHUNK])
-    return touched
+    return rederive_in_chunks(session, sorted(pending), reason="learner identity changed").touched
 
 
 def _wanted_evidence(
@@ -223,9 +247,9 @@ def _apply(
     withdrawn: list[tuple[_EvidenceKey, int]],
     *,
     reason: str,
-) -> None:
+) -> EvidenceChange:
     if not added and not withdrawn:
-        return
+        return EvidenceChange()
     if added:
         session.execute(insert(Evidence), added)
     withdrawn_ids = [evidence_id for _, evidence_id in withdrawn]
@@ -253,7 +277,9 @@ def _apply(
         for (statement_id, learner_id, competency_id), _ in withdrawn
     ]
     session.execute(insert(AuditEvent), events)
-    evidence_changed.send(session, touched=_touched(added, withdrawn))
+    touched = _touched(added, withdrawn)
+    evidence_changed.send(session, touched=touched)
+    return EvidenceChange(len(added), len(withdrawn), touched)
 
 
 def _touched(added: list[dict[str, Any]], withdrawn: list[tuple[_EvidenceKey, int]]) -> Touched:

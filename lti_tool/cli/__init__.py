@@ -16,10 +16,12 @@ from lti_tool import create_app
 from lti_tool.cli.database import db_group
 from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.serve import serve_command
+from lti_tool.cli.xapi import xapi_group
 from lti_tool.exceptions import LtiToolError
 from referentiel.exceptions import ReferentielError
+from xapi.exceptions import XapiError
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (LtiToolError, ReferentielError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (LtiToolError, ReferentielError, XapiError)
 
 
 class ToolGroup(click.Group):
@@ -48,3 +50,4 @@ def main(ctx: click.Context) -> None:
 main.add_command(db_group)
 main.add_command(serve_command)
 main.add_command(referentiel_group)
+main.add_command(xapi_group)
