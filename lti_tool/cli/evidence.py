@@ -1,0 +1,71 @@
+"""``lti-tool evidence list``: the current evidence as JSON or CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from lti_tool.database import db
+from lti_tool.evidence_export import COLUMNS, EvidenceFilter, evidence_rows
+from lti_tool.spreadsheet_csv import csv_text
+
+
+@click.group("evidence")
+def evidence_group() -> None:
+    """Evidence: statements counted for a learner and a competency."""
+
+
+@evidence_group.command("list")
+@click.option("--platform", help="Only this platform's learners (its issuer).")
+@click.option("--learner", help="Only this learner (the LTI sub; add --platform to be sure).")
+@click.option("--competency", help="Only this competency (its IRI).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--delimiter",
+    type=click.Choice([",", ";"]),
+    default=",",
+    show_default=True,
+    help="CSV delimiter; ';' also writes decimal commas, for French spreadsheets.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@with_appcontext
+def list_command(
+    platform: str | None,
+    learner: str | None,
+    competency: str | None,
+    output_format: str,
+    delimiter: str,
+    output: Path | None,
+) -> None:
+    """List the current evidence (JSON, or CSV in UTF-8 with BOM for spreadsheets)."""
+    rows = evidence_rows(
+        db.session,
+        current_app.config["BASE_URL"],
+        EvidenceFilter(platform=platform, learner=learner, competency_iri=competency),
+    )
+    if output_format == "csv":
+        text = csv_text(
+            COLUMNS, ([row[name] for name in COLUMNS] for row in rows), delimiter=delimiter
+        )
+    else:
+        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"Wrote {len(rows)} evidence rows to {output} ({output_format}).")
