@@ -65,9 +65,26 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from lti_tool import errors, health
+    from lti_tool import (
+        admin_views,
+        csrf,
+        errors,
+        health,
+        i18n,
+        learner_views,
+        navigation,
+        security_headers,
+        trainer_views,
+    )
     from lti_tool.access import launch_url
 
     errors.init_app(app)
+    i18n.init_app(app)
+    csrf.init_app(app)
+    security_headers.init_app(app)
+    navigation.init_app(app)
     app.jinja_env.globals["launch_url"] = launch_url
     app.register_blueprint(health.bp)
+    app.register_blueprint(learner_views.bp, url_prefix="/learner")
+    app.register_blueprint(trainer_views.bp, url_prefix="/trainer")
+    app.register_blueprint(admin_views.bp, url_prefix="/admin")

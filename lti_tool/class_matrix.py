@@ -1,0 +1,109 @@
+"""The class matrix: every learner of a course by every competency placed, with filters.
+
+Built with a fixed number of queries whatever the class size (see
+bench/pages_bench.py): learners, référentiel, and all states in one grouped query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from lti_tool.competency_states import NOT_ACQUIRED, STATES, CellState, states_for
+from lti_tool.course_scope import Placement, learners_of
+from lti_tool.models import CourseContext, LtiUser, Membership
+from referentiel.models import Bloc, Competency
+
+
+@dataclass(frozen=True)
+class MatrixFilters:
+    """Filters from the query string; unknown values are ignored, never an error."""
+
+    bloc: str = ""
+    state: str = ""
+    name: str = ""
+
+    @classmethod
+    def parse(cls, args: dict[str, str], placement: Placement) -> MatrixFilters:
+        bloc = args.get("bloc", "")
+        state = args.get("state", "")
+        return cls(
+            bloc=bloc if bloc in {b.key for b in placement.blocs} else "",
+            state=state if state in STATES else "",
+            name=args.get("name", "").strip()[:100],
+        )
+
+    def as_params(self) -> dict[str, str]:
+        return {
+            k: v for k, v in (("bloc", self.bloc), ("state", self.state), ("name", self.name)) if v
+        }
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    learner: LtiUser
+    cells: list[CellState]
+
+    @property
+    def reached(self) -> int:
+        return sum(1 for c in self.cells if c.reached)
+
+
+@dataclass(frozen=True)
+class BlocColumns:
+    bloc: Bloc
+    competencies: list[Competency]
+
+
+@dataclass
+class ClassMatrix:
+    groups: list[BlocColumns]
+    rows: list[MatrixRow]
+    filters: MatrixFilters
+    total_learners: int
+    distribution: dict[int, dict[str, int]] = field(default_factory=dict)  # competency → counts
+
+    @property
+    def competencies(self) -> list[Competency]:
+        return [c for g in self.groups for c in g.competencies]
+
+
+def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
+    return select(Membership.user_id).where(
+        Membership.context_id == course.id,
+        Membership.is_learner.is_(True),
+        Membership.active.is_(True),
+    )
+
+
+def build_matrix(
+    session: Session, course: CourseContext, placement: Placement, filters: MatrixFilters
+) -> ClassMatrix:
+    groups = [
+        BlocColumns(b, [c for c in b.competencies if c.retired_at is None])
+        for b in placement.blocs
+        if not filters.bloc or b.key == filters.bloc
+    ]
+    competencies = [c for g in groups for c in g.competencies]
+    all_learners = learners_of(session, course)
+    needle = filters.name.casefold()
+    learners = [u for u in all_learners if needle in u.display_name.casefold()]
+    states = states_for(session, _learner_ids(course), [c.id for c in competencies])
+    rows = []
+    distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}
+    for learner in learners:
+        cells = [states.get((learner.id, c.id), NOT_ACQUIRED) for c in competencies]
+        for competency, cell in zip(competencies, cells, strict=True):
+            distribution[competency.id][cell.state] += 1
+        if filters.state and not any(cell.state == filters.state for cell in cells):
+            continue
+        rows.append(MatrixRow(learner=learner, cells=cells))
+    return ClassMatrix(
+        groups=groups,
+        rows=rows,
+        filters=filters,
+        total_learners=len(all_learners),
+        distribution=distribution,
+    )
