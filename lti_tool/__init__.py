@@ -75,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
         navigation,
         security_headers,
         trainer_views,
+        xapi_profile,
     )
     from lti_tool.access import launch_url
 
@@ -88,3 +89,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(learner_views.bp, url_prefix="/learner")
     app.register_blueprint(trainer_views.bp, url_prefix="/trainer")
     app.register_blueprint(admin_views.bp, url_prefix="/admin")
+    app.register_blueprint(xapi_profile.bp, url_prefix="/xapi")
