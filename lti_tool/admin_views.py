@@ -1,21 +1,43 @@
 """The administrator's page: platforms, registration URLs, référentiels, xAPI intake, delivery.
 
 Reached from an LTI launch with an administrator role (``require_launch("admin")``).
+Platforms (and the credentials bound to one) are shown for the administrator's own
+platform only: an administrator of one LMS never sees another LMS's registration.
+Référentiels and mapping rules are shared by every course of the tool.
+
+Forms post back here; a domain error re-renders the page with the reason (400), a
+success redirects with a notice (no flash: no cookie in the LMS iframe).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from lti_tool.access import require_launch
+from lti_tool.access import launch_url, require_launch
+from lti_tool.course_scope import actor_of
 from lti_tool.database import db
 from lti_tool.models import Platform
-from referentiel.models import Framework
+from referentiel import data_file
+from referentiel.exceptions import ReferentielError
+from referentiel.loading import load_document
+from referentiel.lookup import competency_iri
+from referentiel.models import Bloc, Framework
+from referentiel.sources import read_source
+from xapi import mapping_rules
+from xapi.exceptions import XapiError
 
 bp = Blueprint("admin", __name__)
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+UPLOAD_SUFFIXES = (".json", ".csv")
 
 
 def registration_urls(base_url: str) -> list[tuple[str, str]]:
@@ -29,20 +51,133 @@ def registration_urls(base_url: str) -> list[tuple[str, str]]:
     ]
 
 
+def _export_links(framework: Framework) -> list[tuple[str, str]]:
+    """Links to the référentiel's published forms, where those endpoints exist."""
+    base = current_app.config["BASE_URL"]
+    links = [(gettext("Web page"), f"{base}/referentiels/{framework.key}")]
+    links.append((gettext("Moodle CSV"), f"{base}/referentiels/{framework.key}.csv"))
+    return links
+
+
+def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+    session = db.session
+    base = current_app.config["BASE_URL"]
+    platforms = list(
+        session.scalars(
+            select(Platform)
+            .where(Platform.issuer == g.launch.issuer)
+            .options(selectinload(Platform.deployments))
+            .order_by(Platform.client_id)
+        )
+    )
+    frameworks = list(
+        session.scalars(
+            select(Framework)
+            .options(selectinload(Framework.blocs).selectinload(Bloc.competencies))
+            .order_by(Framework.key)
+        )
+    )
+    competency_choices = [
+        (
+            f"{f.key} · {b.number}",
+            [
+                (competency_iri(base, c), f"{c.code} — {c.text[:70]}")
+                for c in b.competencies
+                if c.retired_at is None
+            ],
+        )
+        for f in frameworks
+        for b in f.blocs
+        if b.retired_at is None
+    ]
+    context: dict[str, Any] = {
+        "platforms": platforms,
+        "frameworks": [(f, _export_links(f)) for f in frameworks],
+        "builtins": data_file.builtin_names(),
+        "rules": mapping_rules.list_rules(session, base_url=base),
+        "competency_choices": competency_choices,
+        "urls": registration_urls(base),
+        "error": error,
+    }
+    return render_template("admin/index.html", **context), status
+
+
+def _done(notice: str) -> ResponseReturnValue:
+    return redirect(launch_url("admin.index", notice=notice), code=303)
+
+
 @bp.get("/")
 @require_launch("admin")
 def index() -> ResponseReturnValue:
-    platforms = list(
-        db.session.scalars(
-            select(Platform)
-            .options(selectinload(Platform.deployments))
-            .order_by(Platform.issuer, Platform.client_id)
+    return _page()
+
+
+@bp.post("/referentiels")
+@require_launch("admin")
+def load_referentiel() -> ResponseReturnValue:
+    """Load (or update) a built-in référentiel or an uploaded file (our JSON, Moodle CSV)."""
+    session = db.session
+    upload = request.files.get("file")
+    try:
+        if upload is not None and upload.filename:
+            suffix = Path(upload.filename).suffix.lower()
+            if suffix not in UPLOAD_SUFFIXES:
+                return _page(400, gettext("Upload a .json référentiel or a Moodle .csv file."))
+            content = upload.stream.read(MAX_UPLOAD_BYTES + 1)
+            if len(content) > MAX_UPLOAD_BYTES:
+                return _page(400, gettext("The file is larger than 5 MB."))
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"upload{suffix}"
+                path.write_bytes(content)
+                document = read_source(str(path))
+            origin = f"upload:{upload.filename}"
+        else:
+            name = request.form.get("builtin", "")
+            if name not in data_file.builtin_names():
+                return _page(400, gettext("Choose a built-in référentiel or a file."))
+            document = read_source(name)
+            origin = name
+        load_document(session, document, actor=actor_of(session, g.launch), origin=origin)
+        session.commit()
+    except ReferentielError as error:
+        session.rollback()
+        return _page(400, str(error))
+    return _done("referentiel-loaded")
+
+
+@bp.post("/mapping-rules")
+@require_launch("admin")
+def add_mapping_rule() -> ResponseReturnValue:
+    session = db.session
+    try:
+        mapping_rules.add_rules(
+            session,
+            request.form.get("activity", ""),
+            request.form.getlist("competency"),
+            prefix=request.form.get("prefix") == "1",
+            base_url=current_app.config["BASE_URL"],
+            actor=actor_of(session, g.launch),
         )
-    )
-    frameworks = list(db.session.scalars(select(Framework).order_by(Framework.key)))
-    return render_template(
-        "admin/index.html",
-        platforms=platforms,
-        frameworks=frameworks,
-        urls=registration_urls(current_app.config["BASE_URL"]),
-    )
+        session.commit()
+    except XapiError as error:
+        session.rollback()
+        return _page(400, str(error))
+    return _done("rule-added")
+
+
+@bp.post("/mapping-rules/<int:rule_id>/remove")
+@require_launch("admin")
+def remove_mapping_rule(rule_id: int) -> ResponseReturnValue:
+    session = db.session
+    try:
+        mapping_rules.remove_rule(
+            session,
+            rule_id,
+            base_url=current_app.config["BASE_URL"],
+            actor=actor_of(session, g.launch),
+        )
+        session.commit()
+    except XapiError as error:
+        session.rollback()
+        return _page(404, str(error))
+    return _done("rule-removed")

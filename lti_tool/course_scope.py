@@ -109,3 +109,11 @@ def learners_of(session: Session, course: CourseContext, name: str = "") -> list
         needle = name.casefold()
         learners = [u for u in learners if needle in u.display_name.casefold()]
     return sorted(learners, key=lambda u: (u.family_name or u.display_name).casefold())
+
+
+def actor_of(session: Session, launch: LaunchContext) -> str:
+    """How the audit trail names the person behind a launch: name and platform identity."""
+    user = session.get(LtiUser, launch.user_id)
+    if user is None:
+        return f"lti:{launch.issuer}|?"
+    return f"{user.display_name} <{user.issuer}|{user.sub}>"

@@ -1,31 +1,24 @@
 """The class matrix as a spreadsheet: CSV (for French spreadsheet users too) and XLSX.
 
-CSV is UTF-8 with a byte-order mark (so Excel reads accents right), comma-separated or,
-on request, semicolon-separated (what French Excel expects). Cells that a spreadsheet
-would run as a formula (starting with = + - @, a tab or a carriage return) are
-neutralised with a leading apostrophe (OWASP "CSV injection"). In XLSX every cell is
-written as a string, so nothing is ever a formula.
+CSV goes through :mod:`lti_tool.spreadsheet_csv` (UTF-8 with BOM, ``;`` on request,
+formula-like cells neutralised). In XLSX every text cell is written as a string, so
+nothing is ever a formula.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+from typing import Any
 
 from flask_babel import gettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from lti_tool.class_matrix import ClassMatrix
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+from lti_tool.spreadsheet_csv import csv_text
 
 
-def matrix_table(matrix: ClassMatrix) -> list[list[str]]:
+def matrix_table(matrix: ClassMatrix) -> list[list[Any]]:
     """Header row then one row per learner: name, email, reached, each competency's state."""
     header = [gettext("Learner"), gettext("Email"), gettext("Competencies reached")]
     header += [
@@ -33,21 +26,19 @@ def matrix_table(matrix: ClassMatrix) -> list[list[str]]:
         for group in matrix.groups
         for c in group.competencies
     ]
-    rows = [header]
+    rows: list[list[Any]] = [header]
     for row in matrix.rows:
         rows.append(
-            [row.learner.display_name, row.learner.email or "", str(row.reached)]
+            [row.learner.display_name, row.learner.email or "", row.reached]
             + [cell.label for cell in row.cells]
         )
     return rows
 
 
 def to_csv(matrix: ClassMatrix, delimiter: str = ",") -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    for row in matrix_table(matrix):
-        writer.writerow([neutralise(cell) for cell in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """Through :mod:`lti_tool.spreadsheet_csv`: BOM, ``;`` option, formulas neutralised."""
+    header, *rows = matrix_table(matrix)
+    return csv_text(header, rows, delimiter=delimiter).encode("utf-8")
 
 
 def to_xlsx(matrix: ClassMatrix) -> bytes:
@@ -58,8 +49,11 @@ def to_xlsx(matrix: ClassMatrix) -> bytes:
     for r, row in enumerate(matrix_table(matrix), start=1):
         for c, value in enumerate(row, start=1):
             cell = sheet.cell(row=r, column=c)
-            cell.value = value
-            cell.data_type = "s"  # text, never a formula
+            if isinstance(value, int):
+                cell.value = value
+            else:
+                cell.value = str(value)
+                cell.data_type = "s"  # text, never a formula
             if r == 1:
                 cell.font = Font(bold=True)
     sheet.freeze_panes = "D2"

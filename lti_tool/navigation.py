@@ -22,6 +22,8 @@ NOTICES = {
     "roster": lazy_gettext("The class list has been refreshed from the course."),
     "credential-revoked": lazy_gettext("The credential has been revoked."),
     "referentiel-loaded": lazy_gettext("The référentiel has been loaded."),
+    "rule-added": lazy_gettext("The mapping rule has been added and applied to stored statements."),
+    "rule-removed": lazy_gettext("The mapping rule has been removed."),
 }
 
 

@@ -1,0 +1,135 @@
+"""The admin page's forms: load a référentiel, add and remove mapping rules."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from lti_tool.database import db
+from referentiel.models import Competency, Framework
+from tests.lti_tool.pages_world import ISS_A, ISS_B, World, launch_for, token_for
+from xapi.models import MappingRule
+
+
+def _admin(app: Flask, world: World) -> str:
+    return token_for(app, launch_for(world.admin, world.course_a, world.link_a, "admin"))
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _open(client: FlaskClient, lt: str) -> tuple[str, str]:
+    html = client.get("/admin/", query_string={"lt": lt}).get_data(as_text=True)
+    return html, _csrf(html)
+
+
+def test_admin_sees_only_own_platform_registrations(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    html, _ = _open(client, _admin(app, world))
+    assert f"<code>{ISS_A}</code>" in html or ISS_A in html
+    assert ISS_B not in html
+
+
+def test_admin_loads_the_builtin_referentiel(app: Flask, world: World) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    _, csrf = _open(client, lt)
+    answer = client.post(
+        "/admin/referentiels", data={"lt": lt, "csrf_token": csrf, "builtin": "diplovis-bgdc"}
+    )
+    assert answer.status_code == 303
+    assert "notice=referentiel-loaded" in answer.headers["Location"]
+    assert "lt=" in answer.headers["Location"]
+    with app.app_context():
+        framework = db.session.scalars(select(Framework)).one()
+        assert framework.title.startswith("DIPLOVIS - Bachelor en gestion")
+        live = db.session.scalar(
+            select(func.count(Competency.id)).where(Competency.retired_at.is_(None))
+        )
+        assert live and live > 50
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Le référentiel a été chargé." in page
+
+
+def test_bad_uploaded_referentiel_is_refused_with_its_reason_and_nothing_loaded(
+    app: Flask, world: World
+) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    _, csrf = _open(client, lt)
+    bad = io.BytesIO(json.dumps({"format": "lti-tool-referentiel", "id": "x"}).encode())
+    answer = client.post(
+        "/admin/referentiels",
+        data={"lt": lt, "csrf_token": csrf, "file": (bad, "bad.json")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 400
+    assert 'role="alert"' in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Framework.id))) == 1
+
+
+def test_admin_adds_and_removes_a_mapping_rule(app: Flask, world: World) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    _, csrf = _open(client, lt)
+    iri = "http://tool.test/referentiels/diplovis-bgdc/bloc-1/C2"
+    answer = client.post(
+        "/admin/mapping-rules",
+        data={
+            "lt": lt,
+            "csrf_token": csrf,
+            "activity": "https://moodle-a.test/mod/quiz/view.php?id=77",
+            "competency": iri,
+        },
+    )
+    assert answer.status_code == 303
+    html, csrf = _open(client, lt)
+    assert "https://moodle-a.test/mod/quiz/view.php?id=77" in html and iri in html
+    with app.app_context():
+        rule_id = db.session.scalars(select(MappingRule.id)).one()
+    removed = client.post(
+        f"/admin/mapping-rules/{rule_id}/remove", data={"lt": lt, "csrf_token": csrf}
+    )
+    assert removed.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count(MappingRule.id))) == 0
+
+
+def test_bad_mapping_rule_is_refused_with_its_reason(app: Flask, world: World) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    _, csrf = _open(client, lt)
+    answer = client.post(
+        "/admin/mapping-rules",
+        data={"lt": lt, "csrf_token": csrf, "activity": "not an iri", "competency": "x"},
+    )
+    assert answer.status_code == 400
+    assert 'role="alert"' in answer.get_data(as_text=True)
+
+
+def test_admin_forms_refuse_a_post_without_csrf_token(app: Flask, world: World) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    answer = client.post("/admin/referentiels", data={"lt": lt, "builtin": "diplovis-bgdc"})
+    assert answer.status_code == 400
+    with app.app_context():
+        assert db.session.scalars(select(Framework.title)).one() == "DIPLOVIS - Bachelor test"
+
+
+def test_trainer_cannot_post_admin_forms(app: Flask, world: World) -> None:
+    client = app.test_client(use_cookies=False)
+    trainer = token_for(app, launch_for(world.tom, world.course_a, world.link_a, "instructor"))
+    page = client.get("/trainer/", query_string={"lt": trainer})
+    assert page.status_code == 200
+    answer = client.post("/admin/referentiels", data={"lt": trainer, "builtin": "diplovis-bgdc"})
+    assert answer.status_code in (400, 403)
