@@ -67,12 +67,14 @@ def _configure_logging(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lti_tool import (
         admin_views,
+        case_views,
         csrf,
         errors,
         health,
         i18n,
         learner_views,
         navigation,
+        referentiel_views,
         security_headers,
         trainer_views,
         xapi_profile,
@@ -90,3 +92,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(trainer_views.bp, url_prefix="/trainer")
     app.register_blueprint(admin_views.bp, url_prefix="/admin")
     app.register_blueprint(xapi_profile.bp, url_prefix="/xapi")
+    app.register_blueprint(referentiel_views.bp)
+    app.register_blueprint(case_views.bp)

@@ -80,15 +80,22 @@ def parse_text(text: str, *, source: str) -> FrameworkDocument:
 
 def parse_data(data: Any, *, source: str) -> FrameworkDocument:
     """Validate against the schema, then the consistency rules; one clear error or a document."""
+    problem = first_problem(data)
+    if problem is not None:
+        raise InvalidReferentiel(f"{source}: {problem}")
+    return document_from_data(data)
+
+
+def first_problem(data: Any) -> str | None:
+    """The first thing wrong with ``data`` as "<JSON path>: <reason>", or None."""
     error = _first_schema_error(data)
     if error is not None:
-        raise InvalidReferentiel(f"{source}: {error.json_path}: {_short(error)}")
-    doc = document_from_data(data)
-    problems = consistency_errors(doc)
+        return f"{error.json_path}: {_short(error)}"
+    problems = consistency_errors(document_from_data(data))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InvalidReferentiel(f"{source}: {problems[0]}{more}")
-    return doc
+        return f"{problems[0]}{more}"
+    return None
 
 
 def _first_schema_error(data: Any) -> ValidationError | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -9,7 +11,9 @@ from sqlalchemy import func, select
 
 from lti_tool.database import db
 from referentiel.document import FrameworkDocument
-from referentiel.loading import LoadResult, load_document
+from referentiel.exceptions import ReferentielNotFound
+from referentiel.exports import FORMATS, export_framework
+from referentiel.loading import LoadResult, find_framework, load_document
 from referentiel.models import Bloc, Competency, Framework
 from referentiel.sources import read_source
 
@@ -66,3 +70,31 @@ def load_command(name_or_file: str) -> None:
     Moodle competency CSV. Idempotent; dropped competencies are retired, never deleted."""
     doc = read_source(name_or_file)
     click.echo(f"Loaded {_load(doc, origin=name_or_file).summary()}")
+
+
+@referentiel_group.command("export")
+@click.argument("framework")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="moodle-csv: Moodle's 'Import competency framework' CSV; case-json: a CASE 1.0 CFPackage.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@with_appcontext
+def export_command(framework: str, fmt: str, output: Path | None) -> None:
+    """Export a loaded référentiel (to standard output without -o)."""
+    row = find_framework(db.session, framework)
+    if row is None:
+        raise ReferentielNotFound(f"no référentiel {framework!r} is loaded")
+    exported = export_framework(
+        row, fmt, base_url=current_app.config["BASE_URL"], creator=current_app.config["TOOL_NAME"]
+    )
+    if output is None:
+        click.echo(exported.text, nl=False)
+        return
+    output.write_text(exported.text, encoding="utf-8")
+    click.echo(f"Exported {row.key} {row.version} as {fmt} to {output}")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from lti_tool.cli import main
 from lti_tool.database import db
 from referentiel.data_file import read_builtin
-from referentiel.models import Competency
+from referentiel.models import Competency, Framework
 
 
 def competency_count(app: Flask) -> int:
@@ -84,3 +84,58 @@ def test_unknown_name_and_broken_json_exit_1(runner: FlaskCliRunner, tmp_path: P
     result = runner.invoke(main, ["referentiel", "load", str(broken)])
     assert result.exit_code == 1
     assert "not valid JSON at line 2, column 9" in result.output
+
+
+def test_moodle_csv_export_import_export_is_identical(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    first = tmp_path / "first.csv"
+    result = runner.invoke(
+        main, ["referentiel", "export", "diplovis-bgdc", "--format", "moodle-csv", "-o", str(first)]
+    )
+    assert result.exit_code == 0
+    assert result.output == f"Exported diplovis-bgdc 1.0.0 as moodle-csv to {first}\n"
+    # Loading the CSV back over the same référentiel changes nothing...
+    again = runner.invoke(main, ["referentiel", "load", str(first)])
+    assert again.exit_code == 0 and again.output.endswith("(unchanged)\n"), again.output
+    # ...and in an empty database it rebuilds the same référentiel.
+    with app.app_context():
+        db.session.execute(delete(Framework))
+        db.session.commit()
+    created = runner.invoke(main, ["referentiel", "load", str(first)])
+    assert created.output.endswith("105 competencies, 86 criteria (created)\n")
+    second = runner.invoke(
+        main, ["referentiel", "export", "diplovis-bgdc", "--format", "moodle-csv"]
+    ).output
+    assert second == first.read_text(encoding="utf-8")
+
+
+def test_broken_csv_exits_1_and_leaves_the_database_unchanged(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(main, ["referentiel", "load", "diplovis-bgdc"])
+    exported = runner.invoke(
+        main, ["referentiel", "export", "diplovis-bgdc", "--format", "moodle-csv"]
+    ).output
+    broken = tmp_path / "broken.csv"
+    # A revision that renames C1 then breaks further down: nothing of it may land.
+    broken.write_text(
+        exported.replace("Prendre en charge", "Prise en charge")
+        + "NOWHERE,X-1,Orphan,,1,,,,,,,,0,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["referentiel", "load", str(broken)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {broken}: line 116: parent ID number 'NOWHERE' is not a competency of this file\n"
+    )
+    with app.app_context():
+        texts = db.session.scalars(select(Competency.text)).all()
+    assert len(texts) == 105 and not any(t.startswith("Prise en charge") for t in texts)
+
+
+def test_export_of_an_unknown_framework_exits_1(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["referentiel", "export", "nope", "--format", "case-json"])
+    assert result.exit_code == 1
+    assert result.output == "Error: no référentiel 'nope' is loaded\n"
