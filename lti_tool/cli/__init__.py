@@ -15,6 +15,7 @@ from flask.cli import ScriptInfo, load_dotenv
 from lti_tool import create_app
 from lti_tool.cli.database import db_group
 from lti_tool.cli.evidence import evidence_group
+from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.serve import serve_command
 from lti_tool.cli.xapi import xapi_group
@@ -53,3 +54,4 @@ main.add_command(serve_command)
 main.add_command(referentiel_group)
 main.add_command(xapi_group)
 main.add_command(evidence_group)
+main.add_command(progress_command)

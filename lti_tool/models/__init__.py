@@ -1,7 +1,20 @@
 """Every mapped table of the project, imported in one place for Alembic."""
 
+from lti_tool.achievement.models import (
+    BlocState,
+    CompetencyOverride,
+    CompetencyState,
+    GradebookLineItem,
+    JuryDecision,
+    JurySignoff,
+    LearnerTrack,
+    RuleSetVersion,
+    ScoreOutbox,
+    ScoreSyncState,
+)
 from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.platform import Deployment, Platform
+from lti_tool.models.platform_token import PlatformAccessToken
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.models.tool_key import ToolKey
 from referentiel.audit import AuditEvent
@@ -14,18 +27,29 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Bloc",
+    "BlocState",
     "Competency",
+    "CompetencyOverride",
+    "CompetencyState",
     "CourseContext",
     "Criterion",
     "Deployment",
     "Evidence",
     "Framework",
+    "GradebookLineItem",
+    "JuryDecision",
+    "JurySignoff",
     "LearnerKey",
+    "LearnerTrack",
     "LtiUser",
     "MappingRule",
     "Membership",
     "Platform",
+    "PlatformAccessToken",
     "ResourceLink",
+    "RuleSetVersion",
+    "ScoreOutbox",
+    "ScoreSyncState",
     "Statement",
     "ToolKey",
 ]
