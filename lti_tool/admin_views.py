@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
@@ -52,11 +52,12 @@ def registration_urls(base_url: str) -> list[tuple[str, str]]:
 
 
 def _export_links(framework: Framework) -> list[tuple[str, str]]:
-    """Links to the référentiel's published forms, where those endpoints exist."""
-    base = current_app.config["BASE_URL"]
-    links = [(gettext("Web page"), f"{base}/referentiels/{framework.key}")]
-    links.append((gettext("Moodle CSV"), f"{base}/referentiels/{framework.key}.csv"))
-    return links
+    """Links to the référentiel's published forms (lti_tool/referentiel_views.py)."""
+    return [
+        (gettext("Web page"), url_for("referentiel.framework_page", framework_key=framework.key)),
+        (gettext("Moodle CSV"), url_for("referentiel.moodle_csv", framework_key=framework.key)),
+        (gettext("CASE 1.0 (JSON)"), url_for("referentiel.case_json", framework_key=framework.key)),
+    ]
 
 
 def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
