@@ -15,6 +15,7 @@ from referentiel.exceptions import ReferentielNotFound
 from referentiel.exports import FORMATS, export_framework
 from referentiel.loading import LoadResult, find_framework, load_document
 from referentiel.models import Bloc, Competency, Framework
+from referentiel.rncp import read_rncp_file
 from referentiel.sources import read_source
 
 
@@ -98,3 +99,21 @@ def export_command(framework: str, fmt: str, output: Path | None) -> None:
         return
     output.write_text(exported.text, encoding="utf-8")
     click.echo(f"Exported {row.key} {row.version} as {fmt} to {output}")
+
+
+@referentiel_group.command("import-rncp")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--fiche", metavar="RNCPnnnnn", help="Import only this fiche of the file.")
+@with_appcontext
+def import_rncp_command(file: Path, fiche: str | None) -> None:
+    """Import fiches of France Compétences' RNCP XML export (streamed; all or nothing)."""
+    documents = read_rncp_file(file, fiche=fiche)
+    session = db.session
+    try:
+        results = [load_document(session, doc, actor="cli", origin=str(file)) for doc in documents]
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for result in results:
+        click.echo(f"Loaded {result.summary()}")

@@ -139,3 +139,32 @@ def test_export_of_an_unknown_framework_exits_1(runner: FlaskCliRunner) -> None:
     result = runner.invoke(main, ["referentiel", "export", "nope", "--format", "case-json"])
     assert result.exit_code == 1
     assert result.output == "Error: no référentiel 'nope' is loaded\n"
+
+
+RNCP_FIXTURES = Path(__file__).resolve().parents[1] / "referentiel" / "fixtures"
+
+
+def test_import_rncp_loads_every_fiche_or_the_one_asked(runner: FlaskCliRunner) -> None:
+    sample = str(RNCP_FIXTURES / "rncp-sample.xml")
+    one = runner.invoke(main, ["referentiel", "import-rncp", sample, "--fiche", "RNCP36004"])
+    assert one.exit_code == 0, one.output
+    assert one.output == (
+        "Loaded rncp36004 2021-12-15: 1 blocs, 0 activities, 2 competencies, 0 criteria (created)\n"
+    )
+    both = runner.invoke(main, ["referentiel", "import-rncp", sample])
+    assert both.output.splitlines() == [
+        "Loaded rncp38211 2023-11-29: 3 blocs, 0 activities, 10 competencies, 0 criteria (created)",
+        "Loaded rncp36004 2021-12-15: 1 blocs, 0 activities, 2 competencies, 0 criteria "
+        "(unchanged)",
+    ]
+    listed = runner.invoke(main, ["referentiel", "list"]).output
+    assert "rncp38211 2023-11-29: Responsable du développement commercial" in listed
+
+
+def test_import_rncp_bad_file_loads_nothing(app: Flask, runner: FlaskCliRunner) -> None:
+    # The first fiche is fine, the second is broken: neither is loaded.
+    path = RNCP_FIXTURES / "rncp-broken-bloc.xml"
+    result = runner.invoke(main, ["referentiel", "import-rncp", str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path}: line 19: <BLOC_COMPETENCES> has no CODE\n"
+    assert competency_count(app) == 0
