@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
         security_headers,
         trainer_views,
         xapi_profile,
+        xapi_views,
     )
     from lti_tool.access import launch_url
 
@@ -94,3 +95,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(xapi_profile.bp, url_prefix="/xapi")
     app.register_blueprint(referentiel_views.bp)
     app.register_blueprint(case_views.bp)
+    # The xAPI resources authenticate every request with HTTP Basic credentials.
+    csrf.csrf.exempt(xapi_views.bp)
+    app.register_blueprint(xapi_views.bp, url_prefix="/xapi")

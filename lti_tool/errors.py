@@ -13,6 +13,13 @@ from werkzeug.exceptions import HTTPException
 from lti_tool.access import LaunchRequired
 from lti_tool.exceptions import Forbidden, LtiToolError, NotFound
 from referentiel.exceptions import InvalidReferentiel, ReferentielError, ReferentielNotFound
+from xapi.exceptions import (
+    ForbiddenStatement,
+    StatementConflict,
+    StatementNotFound,
+    Unauthorized,
+    XapiError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +36,16 @@ def error_response(status: int, reason: str) -> tuple[Response | str, int]:
 
 
 def _status_for(error: Exception) -> int:
-    if isinstance(error, NotFound | ReferentielNotFound):
+    if isinstance(error, NotFound | ReferentielNotFound | StatementNotFound):
         return 404
-    if isinstance(error, Forbidden):
+    if isinstance(error, Forbidden | ForbiddenStatement):
         return 403
     if isinstance(error, LaunchRequired):
         return 401
+    if isinstance(error, Unauthorized):
+        return 401
+    if isinstance(error, StatementConflict):
+        return 409
     if isinstance(error, InvalidReferentiel):
         return 400
     return 400
@@ -51,6 +62,17 @@ def init_app(app: Flask) -> None:
         status = _status_for(error)
         log.info("request refused (%s): %s", status, error)
         return error_response(status, str(error))
+
+    @app.errorhandler(XapiError)
+    def _xapi(error: XapiError) -> tuple[Response | str, int]:
+        # xAPI 1.0.3 Communication §3.2: malformed input is 400 (never 422), and a 401
+        # names the scheme the client must use.
+        status = _status_for(error)
+        log.info("xAPI request refused (%s): %s", status, error)
+        response, status = error_response(status, str(error))
+        if status == 401 and isinstance(response, Response):
+            response.headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response | str, int]:

@@ -1,8 +1,41 @@
-"""Errors of the xAPI intake; the web and CLI edges translate them."""
+"""Errors of the xAPI package; the web layer maps each to its HTTP status (xAPI 1.0.3
+Communication §3.2) in ``lti_tool/errors.py``."""
 
 
 class XapiError(Exception):
-    """Base class: the message is meant for the person who gave the input."""
+    """Base class: the message tells the client what to fix."""
+
+
+class InvalidStatement(XapiError):
+    """A statement breaks a MUST of the xAPI data model (400)."""
+
+
+class BadRequest(XapiError):
+    """A request the Statements resource cannot act on: parameters, headers, body (400)."""
+
+
+class Unauthorized(XapiError):
+    """No credentials, unknown key, wrong secret or a revoked credential (401)."""
+
+
+class ForbiddenStatement(XapiError):
+    """A credential tried to record statements it is not allowed to (403)."""
+
+
+class StatementConflict(XapiError):
+    """The statement id is already stored with other content (409)."""
+
+
+class StatementNotFound(XapiError):
+    """No such statement (404)."""
+
+
+class CredentialNotFound(XapiError):
+    """No credential with that key (CLI: one line, exit 1)."""
+
+
+class PullError(XapiError):
+    """The remote LRS could not be read (network, status, body)."""
 
 
 class MappingRuleError(XapiError):

@@ -1,19 +1,52 @@
-"""Stored statements and the evidence derived from them."""
+"""Stored statements, their index tables, credentials, attachments, pull cursors, and the
+evidence derived from statements."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referentiel.orm import Base, utcnow
 
 
+class Credential(Base):
+    """HTTP Basic key and secret of one activity provider (xAPI 1.0.3 Communication §4).
+
+    Only a keyed hash of the secret is kept (see :mod:`xapi.credentials`). A credential
+    bound to a platform (``platform_issuer``) may only speak for that platform's users.
+    """
+
+    __tablename__ = "xapi_credential"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(255))
+    platform_issuer: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
 class Statement(Base):
-    """One statement as received (``raw`` is the exact JSON) plus indexed columns."""
+    """One statement as received (``raw`` is the exact JSON text of that statement) plus
+    the properties the LRS assigned and indexed columns for queries.
+
+    ``actor_key`` is the actor's identifier in readable form (:func:`xapi.actors.actor_key`).
+    """
 
     __tablename__ = "xapi_statement"
+    __table_args__ = (Index("ix_xapi_statement_voided_stored", "voided", "stored"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     raw: Mapped[str] = mapped_column(Text)
@@ -26,6 +59,18 @@ class Statement(Base):
     # The issuer of the platform the storing credential is bound to (None: unbound).
     # Evidence is derived only for that platform's learners.
     platform_issuer: Mapped[str | None] = mapped_column(String(255))
+    object_type: Mapped[str] = mapped_column(String(20), default="Activity")
+    # The statement a StatementRef object (a voiding statement's included) points at.
+    object_statement_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    registration: Mapped[str | None] = mapped_column(String(36), index=True)
+    version: Mapped[str] = mapped_column(String(20), default="1.0.0")
+    # JSON of the authority agent or group (set by storage; "{}" only for rows made
+    # outside it, such as test factories).
+    authority: Mapped[str] = mapped_column(Text, default="{}")
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("xapi_credential.id", ondelete="SET NULL"), index=True
+    )
+    credential: Mapped[Credential | None] = relationship()
 
 
 class MappingRule(Base):
@@ -55,6 +100,66 @@ class LearnerKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_key: Mapped[str] = mapped_column(String(512))
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
+
+
+class StatementAgent(Base):
+    """An agent or identified group a statement names, and where (``relation``):
+    actor, object, authority, instructor, team, or the same inside a sub-statement
+    (``sub_actor`` ...). ``agent_key`` is the SHA-256 of the readable key."""
+
+    __tablename__ = "xapi_statement_agent"
+    __table_args__ = (Index("ix_xapi_statement_agent_key", "agent_key", "statement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[str] = mapped_column(
+        ForeignKey("xapi_statement.id", ondelete="CASCADE"), index=True
+    )
+    agent_key: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(20))
+
+
+class StatementActivity(Base):
+    """An activity a statement names: its object, a context activity (``parent``,
+    ``grouping``, ``category``, ``other``), or the same inside a sub-statement."""
+
+    __tablename__ = "xapi_statement_activity"
+    __table_args__ = (Index("ix_xapi_statement_activity_key", "activity_key", "statement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[str] = mapped_column(
+        ForeignKey("xapi_statement.id", ondelete="CASCADE"), index=True
+    )
+    activity_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of activity_id
+    activity_id: Mapped[str] = mapped_column(Text)
+    relation: Mapped[str] = mapped_column(String(20))
+
+
+class Attachment(Base):
+    """Attachment content received in a multipart/mixed request, keyed by its SHA-2."""
+
+    __tablename__ = "xapi_attachment"
+
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    length: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PullSource(Base):
+    """Where ``lti-tool xapi pull`` stopped reading another LRS."""
+
+    __tablename__ = "xapi_pull_source"
+    __table_args__ = (UniqueConstraint("endpoint", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(1000))
+    key: Mapped[str] = mapped_column(String(255))
+    # The ``stored`` value of the newest statement taken, as the remote wrote it.
+    since: Mapped[str | None] = mapped_column(String(64))
+    pulled: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Evidence(Base):

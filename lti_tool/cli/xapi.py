@@ -1,19 +1,22 @@
-"""``lti-tool xapi ...``: the xAPI intake (mapping rules here; credentials and pull
-live with the Statements resource)."""
+"""``lti-tool xapi ...``: the xAPI intake: credentials of activity providers, mapping
+rules, and pulling from another LRS."""
 
 from __future__ import annotations
+
+import json
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from lti_tool.database import db
+from xapi import credentials as xapi_credentials
 from xapi import mapping_rules
 
 
 @click.group("xapi")
 def xapi_group() -> None:
-    """xAPI intake: which activities count for which competencies."""
+    """xAPI intake: credentials, which activities count for which competencies, pulling."""
 
 
 @xapi_group.group("map")
@@ -88,3 +91,70 @@ def map_remove_command(rule_id: int) -> None:
         f"Removed rule {rule_id} ({view.rule.activity_iri} -> {view.competency_iri}); "
         f"{change.withdrawn} evidence withdrawn."
     )
+
+
+@xapi_group.group("credentials")
+def credentials_group() -> None:
+    """HTTP Basic key and secret of each activity provider."""
+
+
+@credentials_group.command("create")
+@click.option("--name", required=True, help="Who uses it (e.g. 'Moodle log store').")
+@click.option(
+    "--platform",
+    "platform_issuer",
+    default=None,
+    help="Bind to a platform issuer: statements for other platforms' users are refused.",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"key": ..., "secret": ...}.')
+@with_appcontext
+def create_command(name: str, platform_issuer: str | None, as_json: bool) -> None:
+    """Create a credential and print its key and secret (the secret is shown only once)."""
+    if not name.strip():
+        raise click.UsageError("--name must not be empty")
+    issued = xapi_credentials.create_credential(db.session, name, platform_issuer)
+    db.session.commit()
+    key = issued.credential.key
+    if as_json:
+        click.echo(json.dumps({"key": key, "secret": issued.secret}))
+        return
+    bound = f", bound to {issued.credential.platform_issuer}" if platform_issuer else ""
+    click.echo(f"Created xAPI credential {name!r}{bound}.")
+    click.echo(f"  key:    {key}")
+    click.echo(f"  secret: {issued.secret}  (shown once: store it now)")
+
+
+@credentials_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    """List credentials (never their secrets)."""
+    rows = [
+        {
+            "key": c.key,
+            "name": c.name,
+            "platform": c.platform_issuer,
+            "created": c.created_at.isoformat(),
+            "revoked": c.revoked_at.isoformat() if c.revoked_at else None,
+        }
+        for c in xapi_credentials.list_credentials(db.session)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("No xAPI credential yet.")
+    for row in rows:
+        state = f"revoked {row['revoked']}" if row["revoked"] else "active"
+        platform = row["platform"] or "any platform"
+        click.echo(f"{row['key']}  {row['name']}  ({platform}; {state})")
+
+
+@credentials_group.command("revoke")
+@click.argument("key")
+@with_appcontext
+def revoke_command(key: str) -> None:
+    """Revoke a credential: its requests get 401 from now on."""
+    credential = xapi_credentials.revoke_credential(db.session, key)
+    db.session.commit()
+    click.echo(f"Revoked xAPI credential {credential.key} ({credential.name}).")

@@ -20,10 +20,21 @@ from lti_tool.models.tool_key import ToolKey
 from referentiel.audit import AuditEvent
 from referentiel.models import Activity, Bloc, Competency, Criterion, Framework
 from referentiel.orm import Base
-from xapi.models import Evidence, LearnerKey, MappingRule, Statement
+from xapi.models import (
+    Attachment,
+    Credential,
+    Evidence,
+    LearnerKey,
+    MappingRule,
+    PullSource,
+    Statement,
+    StatementActivity,
+    StatementAgent,
+)
 
 __all__ = [
     "Activity",
+    "Attachment",
     "AuditEvent",
     "Base",
     "Bloc",
@@ -32,6 +43,7 @@ __all__ = [
     "CompetencyOverride",
     "CompetencyState",
     "CourseContext",
+    "Credential",
     "Criterion",
     "Deployment",
     "Evidence",
@@ -46,10 +58,13 @@ __all__ = [
     "Membership",
     "Platform",
     "PlatformAccessToken",
+    "PullSource",
     "ResourceLink",
     "RuleSetVersion",
     "ScoreOutbox",
     "ScoreSyncState",
     "Statement",
+    "StatementActivity",
+    "StatementAgent",
     "ToolKey",
 ]

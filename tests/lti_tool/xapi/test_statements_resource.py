@@ -1,0 +1,327 @@
+"""The Statements and About resources over HTTP (xAPI 1.0.3 Communication §2.1, §2.8)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from xapi_lrs_client import Lrs, basic
+
+from lti_tool.database import db
+from xapi import signals
+from xapi.models import Statement
+
+Sample = Callable[[str], dict[str, Any]]
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def count_statements(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(Statement)) or 0)
+
+
+def test_about_answers_without_credentials_and_lists_1_0_3(client: FlaskClient) -> None:
+    response = client.get("/xapi/about")
+    assert response.status_code == 200
+    assert "1.0.3" in response.json["version"]
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_request_without_version_header_must_get_400_with_version_header(
+    client: FlaskClient, credential: tuple[str, str]
+) -> None:
+    response = client.get("/xapi/statements", headers={"Authorization": basic(*credential)})
+    assert response.status_code == 400
+    assert "X-Experience-API-Version" in response.json["error"]
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert "X-Experience-API-Consistent-Through" in response.headers
+
+
+def test_unsupported_version_header_is_400(lrs: Lrs) -> None:
+    response = lrs.client.get(
+        "/xapi/statements", headers=lrs.headers(**{"X-Experience-API-Version": "0.95"})
+    )
+    assert response.status_code == 400
+
+
+def test_version_2_0_0_is_accepted_and_answered_in_kind(lrs: Lrs, sample: Sample) -> None:
+    response = lrs.post(sample("h5p_answered"), **{"X-Experience-API-Version": "2.0.0"})
+    assert response.status_code == 200
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+
+
+def test_post_must_return_ids_in_order_and_keep_each_statement_exactly(
+    lrs: Lrs, sample: Sample, app: Flask
+) -> None:
+    batch = [sample("moodle_quiz_completed"), sample("h5p_answered"), sample("cmi5_passed")]
+    body = json.dumps(batch, indent=1, ensure_ascii=False)
+    response = lrs.post(body)
+    assert response.status_code == 200
+    ids = response.json
+    assert len(ids) == 3 and ids[2] == "2f1c7d8a-6b1e-4f0a-9a43-3f5a0e9b7c21"
+    with app.app_context():
+        rows = {row.id: row for row in db.session.scalars(select(Statement)).all()}
+    # The exact JSON text of each element is kept, indentation and accents included.
+    assert rows[ids[0]].raw == json.dumps(batch[0], indent=1, ensure_ascii=False).replace(
+        "\n", "\n "
+    )
+    assert json.loads(rows[ids[1]].raw) == batch[1]
+
+
+def test_lrs_must_set_id_stored_timestamp_authority_and_version(
+    lrs: Lrs, sample: Sample, credential: tuple[str, str]
+) -> None:
+    statement = sample("h5p_answered")
+    [ident] = lrs.post(statement).json
+    got = lrs.get(statementId=ident)
+    assert got.status_code == 200
+    document = got.json
+    assert document["id"] == ident
+    assert document["timestamp"] == document["stored"]  # no timestamp was given
+    assert document["version"] == "1.0.0"
+    assert document["authority"]["account"]["name"] == credential[0]
+    # Millisecond precision, UTC (Data §4.5).
+    assert len(document["stored"]) == len("2026-01-01T00:00:00.000Z")
+    assert document["stored"].endswith("Z")
+    assert got.headers["Last-Modified"]
+    assert "X-Experience-API-Consistent-Through" in got.headers
+
+
+def test_timestamp_is_returned_as_given(lrs: Lrs, sample: Sample) -> None:
+    [ident] = lrs.post(sample("moodle_quiz_completed")).json
+    assert lrs.get(statementId=ident).json["timestamp"] == "2026-03-02T09:15:27+01:00"
+
+
+def test_put_must_store_under_statement_id_and_return_204(lrs: Lrs, sample: Sample) -> None:
+    ident = "7b1ad1b4-3b38-4e0f-9d43-8a7f5f0fc0a1"
+    response = lrs.put(ident, sample("h5p_answered"))
+    assert response.status_code == 204 and response.data == b""
+    assert lrs.get(statementId=ident).json["id"] == ident
+
+
+def test_put_refuses_a_body_id_other_than_the_parameter(lrs: Lrs, sample: Sample) -> None:
+    response = lrs.put("7b1ad1b4-3b38-4e0f-9d43-8a7f5f0fc0a1", sample("cmi5_passed"))
+    assert response.status_code == 400
+    assert "statementId" in response.json["error"]
+
+
+def test_put_without_statement_id_is_400(lrs: Lrs, sample: Sample) -> None:
+    response = lrs.client.put(
+        "/xapi/statements",
+        data=json.dumps(sample("h5p_answered")),
+        headers=lrs.headers(**{"Content-Type": "application/json"}),
+    )
+    assert response.status_code == 400
+
+
+def test_same_id_with_equivalent_content_must_be_accepted_without_a_second_copy(
+    lrs: Lrs, sample: Sample, app: Flask
+) -> None:
+    first = sample("cmi5_passed")
+    first["actor"] = {
+        "objectType": "Group",
+        "member": [
+            {"mbox": "mailto:ada.martin@example.org"},
+            {"account": {"homePage": "https://moodle.example.org", "name": "43"}},
+        ],
+    }
+    assert lrs.post(first).status_code == 200
+    again = sample("cmi5_passed")
+    again["actor"] = {"objectType": "Group", "member": list(reversed(first["actor"]["member"]))}
+    again["id"] = again["id"].upper()
+    again["timestamp"] = "2026-03-02T12:02:11.120+02:00"  # same instant, other offset
+    again["context"]["registration"] = again["context"]["registration"].upper()
+    again["verb"]["display"] = {"EN-us": "passed"}
+    assert lrs.post(again).status_code == 200
+    assert lrs.put(first["id"], again).status_code == 204
+    assert count_statements(app) == 1
+
+
+def test_same_id_with_different_content_must_get_409(lrs: Lrs, sample: Sample) -> None:
+    statement = sample("cmi5_passed")
+    assert lrs.post(statement).status_code == 200
+    statement["result"]["score"]["scaled"] = 0.2
+    response = lrs.post(statement)
+    assert response.status_code == 409
+    assert statement["id"] in response.json["error"]
+    assert lrs.put(statement["id"], statement).status_code == 409
+
+
+def test_batch_is_all_or_nothing(lrs: Lrs, sample: Sample, app: Flask) -> None:
+    bad = sample("h5p_answered")
+    bad["result"]["score"]["scaled"] = 5
+    response = lrs.post([sample("moodle_quiz_completed"), bad])
+    assert response.status_code == 400
+    assert "statements[1].result.score.scaled" in response.json["error"]
+    assert count_statements(app) == 0
+
+
+def test_batch_with_a_conflict_stores_nothing(lrs: Lrs, sample: Sample, app: Flask) -> None:
+    stored = sample("cmi5_passed")
+    lrs.post(stored)
+    changed = sample("cmi5_passed")
+    changed["verb"]["id"] = "http://adlnet.gov/expapi/verbs/failed"
+    assert lrs.post([sample("h5p_answered"), changed]).status_code == 409
+    assert count_statements(app) == 1
+
+
+def test_the_same_id_twice_in_one_batch_is_400(lrs: Lrs, sample: Sample) -> None:
+    assert lrs.post([sample("cmi5_passed"), sample("cmi5_passed")]).status_code == 400
+
+
+def test_timestamp_with_minus_zero_offset_must_be_rejected(lrs: Lrs, sample: Sample) -> None:
+    statement = sample("h5p_answered")
+    statement["timestamp"] = "2026-03-02T10:02:11.120-00:00"
+    response = lrs.post(statement)
+    assert response.status_code == 400
+    assert "statement.timestamp" in response.json["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        ("{not json", "application/json", "not valid JSON"),
+        ('"a string"', "application/json", "JSON object"),
+        ("[1, 2]", "application/json", "JSON object"),
+        ("", "application/json", "no statement"),
+        ("{}", "text/plain", "Content-Type"),
+        ('{"actor": {}} trailing', "application/json", "not valid JSON"),
+    ],
+)
+def test_malformed_bodies_get_400_never_422(
+    lrs: Lrs, body: str, content_type: str, reason: str
+) -> None:
+    response = lrs.post(body, **{"Content-Type": content_type})
+    assert response.status_code == 400
+    assert reason in response.json["error"]
+
+
+def test_statements_without_credentials_must_get_401(client: FlaskClient) -> None:
+    response = client.get("/xapi/statements", headers={"X-Experience-API-Version": "1.0.3"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_wrong_secret_or_unknown_key_gets_401(
+    client: FlaskClient, credential: tuple[str, str]
+) -> None:
+    key, _secret = credential
+    for auth in (basic(key, "wrong"), basic("unknown", "x"), "Basic !!!", "Bearer abc"):
+        response = client.get(
+            "/xapi/statements",
+            headers={"X-Experience-API-Version": "1.0.3", "Authorization": auth},
+        )
+        assert response.status_code == 401, auth
+
+
+def test_revoked_credential_gets_401(lrs: Lrs, runner: Any, sample: Sample) -> None:
+    from lti_tool.cli import main
+
+    assert runner.invoke(main, ["xapi", "credentials", "revoke", lrs.key]).exit_code == 0
+    response = lrs.post(sample("h5p_answered"))
+    assert response.status_code == 401
+    assert "revoked" in response.json["error"]
+
+
+def test_platform_bound_credential_refused_for_another_platforms_learner(
+    client: FlaskClient, app: Flask, sample: Sample
+) -> None:
+    from xapi.credentials import create_credential
+
+    with app.app_context():
+        issued = create_credential(db.session, "Moodle A", "https://moodle-a.example.org")
+        db.session.commit()
+    bound = Lrs(client, issued.credential.key, issued.secret)
+    statement = sample("moodle_quiz_completed")  # actor of https://moodle.example.org
+    response = bound.post(statement)
+    assert response.status_code == 403
+    assert "https://moodle-a.example.org" in response.json["error"]
+    statement["actor"]["account"]["homePage"] = "https://moodle-a.example.org/"
+    assert bound.post(statement).status_code == 200
+    assert count_statements(app) == 1
+
+
+def test_stored_signal_fires_in_the_storing_transaction(lrs: Lrs, sample: Sample) -> None:
+    seen: list[list[str]] = []
+
+    def receiver(session: Any, statements: list[Statement]) -> None:
+        assert session.get(Statement, statements[0].id) is not None
+        seen.append([s.id for s in statements])
+
+    with signals.statements_stored.connected_to(receiver):
+        ids = lrs.post([sample("h5p_answered"), sample("cmi5_passed")]).json
+        lrs.post(sample("cmi5_passed"))  # identical again: nothing new
+    assert seen == [ids]
+
+
+def void(lrs: Lrs, target: str) -> Any:
+    return lrs.post(
+        {
+            "actor": {"mbox": "mailto:teacher@example.org"},
+            "verb": {"id": VOIDED, "display": {"en-US": "voided"}},
+            "object": {"objectType": "StatementRef", "id": target},
+        }
+    )
+
+
+def test_voided_statement_is_only_returned_by_voided_statement_id(lrs: Lrs, sample: Sample) -> None:
+    voided_ids: list[list[str]] = []
+
+    def receiver(_session: Any, statement_ids: list[str]) -> None:
+        voided_ids.append(statement_ids)
+
+    [target] = lrs.post(sample("h5p_answered")).json
+    with signals.statements_voided.connected_to(receiver):
+        [voiding] = void(lrs, target).json
+    assert voided_ids == [[target]]
+    assert lrs.get(statementId=target).status_code == 404
+    assert lrs.get(voidedStatementId=target).json["id"] == target
+    assert lrs.get(voidedStatementId=voiding).status_code == 404
+    listed = [s["id"] for s in lrs.get().json["statements"]]
+    assert target not in listed and voiding in listed
+
+
+def test_a_voiding_statement_cannot_be_voided(lrs: Lrs, sample: Sample) -> None:
+    [target] = lrs.post(sample("h5p_answered")).json
+    [voiding] = void(lrs, target).json
+    response = void(lrs, voiding)
+    assert response.status_code == 400
+    assert "cannot be voided" in response.json["error"]
+
+
+def test_voiding_an_unknown_statement_is_accepted(lrs: Lrs) -> None:
+    assert void(lrs, "0b0e8e3c-8a5e-4d8b-9f8e-1c2d3e4f5a6b").status_code == 200
+
+
+def test_voiding_statement_needs_a_statement_ref(lrs: Lrs) -> None:
+    response = lrs.post(
+        {
+            "actor": {"mbox": "mailto:teacher@example.org"},
+            "verb": {"id": VOIDED},
+            "object": {"id": "http://example.org/activity"},
+        }
+    )
+    assert response.status_code == 400
+
+
+def test_get_by_id_with_other_parameters_is_400(lrs: Lrs, sample: Sample) -> None:
+    [ident] = lrs.post(sample("h5p_answered")).json
+    assert lrs.get(statementId=ident, verb="http://x.org/v").status_code == 400
+    assert lrs.get(statementId=ident, voidedStatementId=ident).status_code == 400
+    assert lrs.get(statementId=ident, format="ids").status_code == 200
+
+
+def test_unknown_statement_is_404(lrs: Lrs) -> None:
+    assert lrs.get(statementId="0b0e8e3c-8a5e-4d8b-9f8e-1c2d3e4f5a6b").status_code == 404
+
+
+def test_head_answers_like_get_without_a_body(lrs: Lrs, sample: Sample) -> None:
+    lrs.post(sample("h5p_answered"))
+    response = lrs.client.head("/xapi/statements", headers=lrs.headers())
+    assert response.status_code == 200 and response.data == b""
+    assert "X-Experience-API-Consistent-Through" in response.headers

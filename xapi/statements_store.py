@@ -1,0 +1,404 @@
+"""Storing statements: validation, the LRS-assigned properties, conflicts, voiding,
+index rows, and the ``statements_stored`` / ``statements_voided`` signals.
+
+Every entry point (the Statements resource, ``lti-tool xapi pull``) goes through
+:func:`store_statements`, inside the caller's transaction: the caller commits, so a
+batch and the evidence derived from it are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid as uuidlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+import xapi.evidence  # noqa: F401  (connects the evidence receivers to the signals)
+from xapi import signals
+from xapi.actors import actor_key, normalise_home_page
+from xapi.comparison import same_statement
+from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
+from xapi.identifiers import digest, hashed_agent_key
+from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
+from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
+
+DEFAULT_VERSION = "1.0.0"
+SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
+
+
+@dataclass(frozen=True)
+class ReceivedStatement:
+    """A parsed statement and the exact JSON text it came as."""
+
+    data: dict[str, Any]
+    raw: str
+
+
+@dataclass(frozen=True)
+class AttachmentPart:
+    """One attachment part of a multipart/mixed request (Communication §1.5.2)."""
+
+    sha2: str
+    content_type: str
+    content: bytes
+
+
+@dataclass
+class StoreResult:
+    ids: list[str]
+    stored: list[Statement] = field(default_factory=list)
+    voided_ids: list[str] = field(default_factory=list)
+
+
+def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
+    """The statements of a request body and whether it was an array.
+
+    Each element's exact text is kept (``raw``) by decoding the array element by
+    element; the JSON is checked to be one value with nothing after it.
+    """
+    decoder = json.JSONDecoder()
+    text = text.lstrip("\ufeff")
+    pos = _skip(text, 0)
+    if pos < len(text) and text[pos] == "[":
+        items: list[ReceivedStatement] = []
+        pos = _skip(text, pos + 1)
+        if pos < len(text) and text[pos] == "]":
+            end = pos + 1
+        else:
+            while True:
+                try:
+                    value, after = decoder.raw_decode(text, pos)
+                except json.JSONDecodeError as error:
+                    raise BadRequest(f"the body is not valid JSON: {error}") from None
+                items.append(ReceivedStatement(_statement_object(value), text[pos:after]))
+                pos = _skip(text, after)
+                if pos < len(text) and text[pos] == ",":
+                    pos = _skip(text, pos + 1)
+                    continue
+                if pos < len(text) and text[pos] == "]":
+                    end = pos + 1
+                    break
+                raise BadRequest("the body is not valid JSON: unfinished array")
+        if _skip(text, end) != len(text):
+            raise BadRequest("the body is not valid JSON: extra data after the array")
+        return items, True
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"the body is not valid JSON: {error}") from None
+    return [ReceivedStatement(_statement_object(value), text.strip())], False
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _statement_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidStatement("a statement must be a JSON object")
+    return value
+
+
+def format_stored(moment: datetime) -> str:
+    """ISO 8601 in UTC with millisecond precision (Data §4.5)."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def now_ms() -> datetime:
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _check_platform(statement: dict[str, Any], credential: Credential | None, path: str) -> None:
+    """A credential bound to a platform speaks only for that platform's users."""
+    if credential is None or not credential.platform_issuer:
+        return
+    bound = normalise_home_page(credential.platform_issuer)
+    actor = statement["actor"]
+    agents = [actor, *actor.get("member", [])]
+    for agent in agents:
+        account = agent.get("account")
+        if account and normalise_home_page(str(account.get("homePage", ""))) != bound:
+            raise ForbiddenStatement(
+                f"{path}.actor: this credential is bound to platform {bound} and cannot "
+                f"record statements for a user of {account.get('homePage')}"
+            )
+
+
+def _index_rows(
+    statement_id: str, data: dict[str, Any], authority: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    agents: list[dict[str, Any]] = []
+    activities: list[dict[str, Any]] = []
+    seen_agents: set[tuple[str, str]] = set()
+    seen_activities: set[tuple[str, str]] = set()
+
+    def add_agent(agent: Any, relation: str) -> None:
+        if not isinstance(agent, dict):
+            return
+        key = hashed_agent_key(agent)
+        if key and (key, relation) not in seen_agents:
+            seen_agents.add((key, relation))
+            agents.append({"statement_id": statement_id, "agent_key": key, "relation": relation})
+        for member in agent.get("member", []) or []:
+            add_agent(member, relation + "_member")
+
+    def add_activity(activity: Any, relation: str) -> None:
+        if not isinstance(activity, dict) or "id" not in activity:
+            return
+        ident = str(activity["id"])
+        if (ident, relation) not in seen_activities:
+            seen_activities.add((ident, relation))
+            activities.append(
+                {
+                    "statement_id": statement_id,
+                    "activity_key": digest(ident),
+                    "activity_id": ident,
+                    "relation": relation,
+                }
+            )
+
+    def walk(part: dict[str, Any], prefix: str) -> None:
+        add_agent(part["actor"], prefix + "actor")
+        obj = part["object"]
+        kind = obj.get("objectType", "Activity")
+        if kind == "Activity":
+            add_activity(obj, prefix + "object")
+        elif kind in ("Agent", "Group"):
+            add_agent(obj, prefix + "object")
+        elif kind == "SubStatement":
+            walk(obj, "sub_")
+        context = part.get("context") or {}
+        add_agent(context.get("instructor"), prefix + "instructor")
+        add_agent(context.get("team"), prefix + "team")
+        for key, value in (context.get("contextActivities") or {}).items():
+            for activity in value if isinstance(value, list) else [value]:
+                add_activity(activity, prefix + key)
+
+    walk(data, "")
+    add_agent(authority, "authority")
+    return agents, activities
+
+
+def _check_attachments(
+    items: Sequence[ReceivedStatement], parts: Mapping[str, AttachmentPart]
+) -> None:
+    """Every attachment without fileUrl comes as a part whose hash matches, and no part
+    is left over (Communication §1.5.2)."""
+    declared: set[str] = set()
+    for index, item in enumerate(items):
+        for number, attachment in enumerate(item.data.get("attachments", [])):
+            sha2 = str(attachment["sha2"]).lower()
+            declared.add(sha2)
+            if "fileUrl" not in attachment and sha2 not in parts:
+                raise BadRequest(
+                    f"statements[{index}].attachments[{number}]: no part of the request "
+                    f"carries the content with sha2 {sha2} (and there is no fileUrl)"
+                )
+    extra = set(parts) - declared
+    if extra:
+        raise BadRequest(
+            f"the request carries attachment parts no statement declares: {sorted(extra)}"
+        )
+
+
+def store_statements(
+    session: Session,
+    items: Sequence[ReceivedStatement],
+    *,
+    authority: dict[str, Any],
+    credential: Credential | None,
+    statement_id: str | None = None,
+    parts: Mapping[str, AttachmentPart] | None = None,
+    version: str = "1.0.3",
+    keep_authority: bool = False,
+) -> StoreResult:
+    """Validate and store statements all-or-nothing; return their ids in order.
+
+    ``statement_id`` is the PUT parameter (the body is then one statement whose id, if
+    any, must match). A statement already stored with the same id and equivalent
+    content is accepted without a second copy; other content raises
+    :class:`StatementConflict`. ``keep_authority`` keeps the authority a pulled
+    statement carries (its own LRS set it); otherwise the credential's agent is the
+    authority (Data §2.4.9). The caller commits.
+    """
+    parts = parts or {}
+    validator = StatementValidator(version)
+    default_version = "2.0.0" if version.startswith("2.") else DEFAULT_VERSION
+    ids: list[str] = []
+    many = len(items) > 1
+    for index, item in enumerate(items):
+        path = f"statements[{index}]" if many else "statement"
+        validator.statement(item.data, path)
+        _check_platform(item.data, credential, path)
+        given = item.data.get("id")
+        if statement_id is not None:
+            if given is not None and str(given).lower() != statement_id.lower():
+                raise BadRequest(
+                    f"the statement's id {given} differs from the statementId parameter"
+                )
+            ident = statement_id.lower()
+        else:
+            ident = str(given).lower() if given is not None else str(uuidlib.uuid4())
+        ids.append(ident)
+    if len(set(ids)) != len(ids):
+        raise BadRequest("the batch holds the same statement id twice")
+    _check_attachments(items, parts)
+
+    existing = {
+        row.id: row for row in session.scalars(select(Statement).where(Statement.id.in_(ids))).all()
+    }
+    stored_at = now_ms()
+    new_rows: list[Statement] = []
+    agent_rows: list[dict[str, Any]] = []
+    activity_rows: list[dict[str, Any]] = []
+    voiding_targets: list[str] = []
+    batch_voiding = {
+        ident
+        for ident, item in zip(ids, items, strict=True)
+        if item.data["verb"]["id"] == VOIDED_VERB
+    }
+    for ident, item in zip(ids, items, strict=True):
+        data = item.data
+        previous = existing.get(ident)
+        if previous is not None:
+            if not same_statement(json.loads(previous.raw), data):
+                raise StatementConflict(
+                    f"statement {ident} is already stored with different content"
+                )
+            continue
+        obj = data["object"]
+        kind = obj.get("objectType", "Activity")
+        target = str(obj["id"]).lower() if kind == "StatementRef" else None
+        if ident in batch_voiding and target is not None:
+            voiding_targets.append(target)
+        statement_authority = (
+            data["authority"] if keep_authority and "authority" in data else authority
+        )
+        timestamp = (
+            parse_timestamp(data["timestamp"], "timestamp") if "timestamp" in data else stored_at
+        )
+        context = data.get("context") or {}
+        row = Statement(
+            id=ident,
+            raw=item.raw,
+            stored=stored_at,
+            timestamp=timestamp,
+            verb_id=data["verb"]["id"],
+            object_id=str(obj["id"]) if kind in ("Activity", "StatementRef") else None,
+            object_type=kind,
+            object_statement_id=target,
+            actor_key=actor_key(data["actor"]),
+            voided=False,
+            registration=str(context["registration"]).lower()
+            if "registration" in context
+            else None,
+            version=str(data.get("version", default_version)),
+            authority=json.dumps(statement_authority, ensure_ascii=False),
+            credential_id=credential.id if credential is not None else None,
+            platform_issuer=credential.platform_issuer if credential is not None else None,
+        )
+        new_rows.append(row)
+        agents, activities = _index_rows(ident, data, statement_authority)
+        agent_rows.extend(agents)
+        activity_rows.extend(activities)
+
+    voided_ids = _void(session, voiding_targets, batch_voiding)
+    _store_parts(session, parts)
+    if new_rows:
+        session.add_all(new_rows)
+        session.flush()
+        if agent_rows:
+            session.execute(insert(StatementAgent), agent_rows)
+        if activity_rows:
+            session.execute(insert(StatementActivity), activity_rows)
+        signals.statements_stored.send(session, statements=new_rows)
+    if voided_ids:
+        session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
+        signals.statements_voided.send(session, statement_ids=voided_ids)
+    return StoreResult(ids=ids, stored=new_rows, voided_ids=voided_ids)
+
+
+def _void(session: Session, targets: list[str], batch_voiding: set[str]) -> list[str]:
+    """Voiding rules (Data §2.3.2): a voiding statement cannot itself be voided; a
+    target not (yet) stored is no reason to refuse the voiding statement."""
+    if not targets:
+        return []
+    for target in targets:
+        if target in batch_voiding:
+            raise BadRequest(f"statement {target} is a voiding statement and cannot be voided")
+    rows = session.execute(
+        select(Statement.id, Statement.verb_id, Statement.voided).where(Statement.id.in_(targets))
+    ).all()
+    voided: list[str] = []
+    for ident, verb_id, already in rows:
+        if verb_id == VOIDED_VERB:
+            raise BadRequest(f"statement {ident} is a voiding statement and cannot be voided")
+        if not already:
+            voided.append(ident)
+    return voided
+
+
+def _store_parts(session: Session, parts: Mapping[str, AttachmentPart]) -> None:
+    if not parts:
+        return
+    known = set(
+        session.scalars(select(Attachment.sha2).where(Attachment.sha2.in_(list(parts)))).all()
+    )
+    for sha2, part in parts.items():
+        if sha2 not in known:
+            session.add(
+                Attachment(
+                    sha2=sha2,
+                    content_type=part.content_type,
+                    length=len(part.content),
+                    content=part.content,
+                )
+            )
+
+
+def _context_activities_as_arrays(part: dict[str, Any]) -> None:
+    """Data §2.4.6.2: the LRS returns every context activity list as an array."""
+    context = part.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        activities = context["contextActivities"]
+        for key, value in activities.items():
+            if not isinstance(value, list):
+                activities[key] = [value]
+    obj = part.get("object")
+    if isinstance(obj, dict) and obj.get("objectType") == "SubStatement":
+        _context_activities_as_arrays(obj)
+
+
+def statement_document(row: Statement) -> dict[str, Any]:
+    """The statement as the LRS returns it: the JSON received plus the properties the
+    LRS assigned (id, stored, timestamp when absent, authority, version), with context
+    activities always as arrays. ``raw`` itself stays as received."""
+    data: dict[str, Any] = json.loads(row.raw)
+    _context_activities_as_arrays(data)
+    data["id"] = data.get("id", row.id)
+    data.setdefault("timestamp", format_stored(row.stored))
+    data["stored"] = format_stored(row.stored)
+    data["authority"] = json.loads(row.authority)
+    data.setdefault("version", row.version)
+    return data
+
+
+def attachment_hashes(documents: Iterable[dict[str, Any]]) -> list[str]:
+    """The sha2 of every attachment the documents carry without fileUrl, in order."""
+    hashes: list[str] = []
+    for document in documents:
+        for attachment in document.get("attachments", []):
+            sha2 = str(attachment.get("sha2", "")).lower()
+            if sha2 and sha2 not in hashes:
+                hashes.append(sha2)
+    return hashes
