@@ -1,19 +1,20 @@
 """The class matrix: every learner of a course by every competency placed, with filters.
 
-Built with a fixed number of queries whatever the class size (see
-bench/pages_bench.py): learners, référentiel, and all states in one grouped query.
+States come from the achievement layer's read side
+(:func:`lti_tool.achievement.progress.class_progress`), which runs a fixed number of
+queries whatever the class size (see bench/pages_bench.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from lti_tool.competency_states import NOT_ACQUIRED, STATES, CellState, states_for
-from lti_tool.course_scope import Placement, learners_of
-from lti_tool.models import CourseContext, LtiUser, Membership
+from lti_tool.achievement.progress import class_progress
+from lti_tool.competency_states import STATES, CellState
+from lti_tool.course_scope import Placement
+from lti_tool.models import CourseContext, LtiUser
 from referentiel.models import Bloc, Competency
 
 
@@ -36,9 +37,8 @@ class MatrixFilters:
         )
 
     def as_params(self) -> dict[str, str]:
-        return {
-            k: v for k, v in (("bloc", self.bloc), ("state", self.state), ("name", self.name)) if v
-        }
+        pairs = (("bloc", self.bloc), ("state", self.state), ("name", self.name))
+        return {k: v for k, v in pairs if v}
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,6 @@ class ClassMatrix:
         return [c for g in self.groups for c in g.competencies]
 
 
-def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
-    return select(Membership.user_id).where(
-        Membership.context_id == course.id,
-        Membership.is_learner.is_(True),
-        Membership.active.is_(True),
-    )
-
-
 def build_matrix(
     session: Session, course: CourseContext, placement: Placement, filters: MatrixFilters
 ) -> ClassMatrix:
@@ -87,14 +79,16 @@ def build_matrix(
         if not filters.bloc or b.key == filters.bloc
     ]
     competencies = [c for g in groups for c in g.competencies]
-    all_learners = learners_of(session, course)
+    progress = class_progress(session, course.issuer, course.context_id)
     needle = filters.name.casefold()
-    learners = [u for u in all_learners if needle in u.display_name.casefold()]
-    states = states_for(session, _learner_ids(course), [c.id for c in competencies])
+    learners = sorted(
+        (u for u in progress.learners if needle in u.display_name.casefold()),
+        key=lambda u: (u.family_name or u.display_name).casefold(),
+    )
     rows = []
     distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}
     for learner in learners:
-        cells = [states.get((learner.id, c.id), NOT_ACQUIRED) for c in competencies]
+        cells = [CellState.of(progress.states.get((learner.id, c.id))) for c in competencies]
         for competency, cell in zip(competencies, cells, strict=True):
             distribution[competency.id][cell.state] += 1
         if filters.state and not any(cell.state == filters.state for cell in cells):
@@ -104,6 +98,6 @@ def build_matrix(
         groups=groups,
         rows=rows,
         filters=filters,
-        total_learners=len(all_learners),
+        total_learners=len(progress.learners),
         distribution=distribution,
     )

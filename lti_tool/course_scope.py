@@ -92,25 +92,6 @@ def learner_in_course(session: Session, launch: LaunchContext, learner_id: int) 
     return user
 
 
-def learners_of(session: Session, course: CourseContext, name: str = "") -> list[LtiUser]:
-    """The course's active learners, by name; ``name`` filters (case-insensitive, anywhere)."""
-    query = (
-        select(LtiUser)
-        .join(Membership, Membership.user_id == LtiUser.id)
-        .where(
-            Membership.context_id == course.id,
-            Membership.is_learner.is_(True),
-            Membership.active.is_(True),
-            LtiUser.issuer == course.issuer,
-        )
-    )
-    learners = list(session.scalars(query))
-    if name:
-        needle = name.casefold()
-        learners = [u for u in learners if needle in u.display_name.casefold()]
-    return sorted(learners, key=lambda u: (u.family_name or u.display_name).casefold())
-
-
 def actor_of(session: Session, launch: LaunchContext) -> str:
     """How the audit trail names the person behind a launch: name and platform identity."""
     user = session.get(LtiUser, launch.user_id)

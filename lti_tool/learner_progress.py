@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lti_tool.access import LaunchContext
-from lti_tool.competency_states import NOT_ACQUIRED, CellState, states_for
+from lti_tool.achievement.models import BlocState, JuryDecision
+from lti_tool.competency_states import NOT_ACQUIRED, CellState, bloc_standing_label, states_for
 from lti_tool.course_scope import Placement, course_of
 from lti_tool.models import CourseContext, LtiUser, Membership
 from referentiel.audit import AuditEvent
+from referentiel.jury import Decision, PanelCheck, SignOff, check_panel
 from referentiel.models import Bloc, Competency
 from xapi.models import Evidence, Statement
 
@@ -47,6 +49,11 @@ class CompetencyProgress:
 class BlocProgress:
     bloc: Bloc
     competencies: list[CompetencyProgress]
+    standing: str = "non_acquis"  # BlocState.state: en_cours, pret_pour_jury, valide...
+
+    @property
+    def standing_label(self) -> str:
+        return bloc_standing_label(self.standing)
 
     @property
     def total(self) -> int:
@@ -125,6 +132,10 @@ def progress_of(
 ) -> LearnerProgress:
     competency_ids = [c.id for c in placement.competencies]
     states = states_for(session, [learner.id], competency_ids)
+    standings = {
+        row.bloc_id: row.state
+        for row in session.scalars(select(BlocState).where(BlocState.learner_id == learner.id))
+    }
     by_competency: dict[int, list[EvidenceItem]] = {}
     for item in evidence_of(session, learner.id, competency_ids, locale):
         by_competency.setdefault(item.competency_id, []).append(item)
@@ -140,6 +151,7 @@ def progress_of(
                 for c in bloc.competencies
                 if c.retired_at is None
             ],
+            standing=standings.get(bloc.id, "non_acquis"),
         )
         for bloc in placement.blocs
     ]
@@ -208,12 +220,14 @@ def personal_data(session: Session, launch: LaunchContext, placement: Placement)
         "progress": [
             {
                 "bloc": bp.bloc.key,
+                "standing": bp.standing,
                 "reached": bp.reached,
                 "total": bp.total,
                 "competencies": [
                     {
                         "code": cp.competency.code,
                         "state": cp.state.state,
+                        "state_source": cp.state.source,
                         "evidence_count": cp.state.evidence_count,
                         "evidence": [
                             {
@@ -246,3 +260,43 @@ def personal_data(session: Session, launch: LaunchContext, placement: Placement)
             for ev in audit_trail(session, user.id, limit=10_000)
         ],
     }
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One jury deliberation on a bloc (or one competency), its sign-offs, what is missing."""
+
+    decision: JuryDecision
+    check: PanelCheck
+
+    @property
+    def disagree(self) -> bool:
+        return not self.check.decided and self.check.jurors >= 2 and self.check.external_jurors >= 1
+
+
+def jury_sittings(session: Session, learner_id: int, bloc_ids: list[int]) -> list[Sitting]:
+    """The learner's jury deliberations on these blocs, open ones first, newest first."""
+    rows = session.scalars(
+        select(JuryDecision)
+        .where(JuryDecision.learner_id == learner_id, JuryDecision.bloc_id.in_(bloc_ids))
+        .options(selectinload(JuryDecision.signoffs))
+        .order_by(JuryDecision.opened_at.desc(), JuryDecision.id.desc())
+    )
+    sittings = [
+        Sitting(
+            decision=row,
+            check=check_panel(
+                SignOff(
+                    juror_id=s.juror_id,
+                    juror_name=s.juror_name,
+                    external=s.external,
+                    decision=Decision(s.decision),
+                    signed_at=s.signed_at,
+                    comment=s.comment,
+                )
+                for s in row.signoffs
+            ),
+        )
+        for row in rows
+    ]
+    return sorted(sittings, key=lambda s: s.decision.status != "open")

@@ -6,22 +6,44 @@ URL is checked to belong to that course (:func:`lti_tool.course_scope.learner_in
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, render_template, request
+from datetime import UTC, date, datetime, time
+
+from flask import Blueprint, Response, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool import charts
-from lti_tool.access import Role, require_launch
+from lti_tool.access import Role, launch_url, require_launch
+from lti_tool.achievement import jury
+from lti_tool.achievement.exceptions import AchievementError
 from lti_tool.class_matrix import ClassMatrix, MatrixFilters, build_matrix
 from lti_tool.competency_states import STATES, state_label, state_symbol
-from lti_tool.course_scope import Placement, course_of, learner_in_course, placement_of
+from lti_tool.course_scope import (
+    Placement,
+    actor_of,
+    course_of,
+    learner_in_course,
+    placement_of,
+)
 from lti_tool.database import db
-from lti_tool.learner_progress import audit_trail, evidence_of, progress_of
+from lti_tool.exceptions import LtiToolError, NotFound
+from lti_tool.learner_progress import audit_trail, evidence_of, jury_sittings, progress_of
 from lti_tool.matrix_export import to_csv, to_xlsx
 from lti_tool.models import CourseContext
+from referentiel.exceptions import ReferentielError
+from referentiel.models import Bloc, Competency
+from referentiel.orm import utcnow
 
 bp = Blueprint("trainer", __name__)
 
 TRAINER_ROLES: tuple[Role, ...] = ("instructor", "admin")
+# What a trainer may set by hand ("rules" gives the competency back to the rules);
+# valide / non_valide belong to the jury.
+OVERRIDABLE_STATES = ("non_acquis", "en_cours", "acquis")
+
+
+class SignoffDateInvalid(LtiToolError):
+    pass
 
 
 def _matrix() -> tuple[CourseContext, Placement, ClassMatrix]:
@@ -51,10 +73,9 @@ def dashboard() -> ResponseReturnValue:
     )
 
 
-@bp.get("/learners/<int:learner_id>")
-@require_launch(*TRAINER_ROLES)
-def learner(learner_id: int) -> ResponseReturnValue:
-    """One learner: progress per bloc, evidence timeline, audit trail."""
+def _learner_page(
+    learner_id: int, status: int = 200, error: str | None = None
+) -> ResponseReturnValue:
     course = course_of(db.session, g.launch)
     person = learner_in_course(db.session, g.launch, learner_id)
     placement = placement_of(db.session, g.launch)
@@ -66,16 +87,119 @@ def learner(learner_id: int) -> ResponseReturnValue:
     chart = charts.bloc_progress_chart(
         [(f"{b.bloc.number}", b.bloc.title, b.reached, b.total) for b in progress.blocs]
     )
+    blocs_by_id = {b.id: b for b in placement.blocs}
     return render_template(
         "trainer/learner.html",
         course=course,
         person=person,
+        placement=placement,
         progress=progress,
         timeline=timeline,
         codes=codes,
         trail=audit_trail(db.session, person.id),
+        sittings=jury_sittings(db.session, person.id, list(blocs_by_id)),
+        blocs_by_id=blocs_by_id,
+        competencies_by_id={c.id: c for c in placement.competencies},
+        overridable=OVERRIDABLE_STATES,
+        state_label=state_label,
+        today=utcnow().date().isoformat(),
         chart=chart,
-    )
+        error=error,
+        form=request.form if request.method == "POST" else {},
+    ), status
+
+
+@bp.get("/learners/<int:learner_id>")
+@require_launch(*TRAINER_ROLES)
+def learner(learner_id: int) -> ResponseReturnValue:
+    """One learner: progress per bloc, evidence timeline, jury, audit trail."""
+    return _learner_page(learner_id)
+
+
+def _placed_bloc(placement: Placement, key: str) -> Bloc:
+    for bloc in placement.blocs:
+        if bloc.key == key:
+            return bloc
+    raise NotFound(gettext("This bloc is not part of what the course placed."))
+
+
+def _placed_competency(placement: Placement, competency_id: str) -> Competency:
+    for competency in placement.competencies:
+        if str(competency.id) == competency_id:
+            return competency
+    raise NotFound(gettext("This competency is not part of what the course placed."))
+
+
+def _signed_at(value: str) -> datetime | None:
+    """The date the juror signed (a date field); None: now."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise SignoffDateInvalid(gettext("The date of the sign-off is not a valid date.")) from None
+    if day > utcnow().date():
+        raise SignoffDateInvalid(gettext("The date of the sign-off cannot be in the future."))
+    return datetime.combine(day, time(12, 0), tzinfo=UTC)
+
+
+@bp.post("/learners/<int:learner_id>/signoff")
+@require_launch(*TRAINER_ROLES)
+def sign_off(learner_id: int) -> ResponseReturnValue:
+    """Record a juror's sign-off on a bloc (or one competency) for this learner."""
+    session = db.session
+    person = learner_in_course(session, g.launch, learner_id)
+    placement = placement_of(session, g.launch)
+    form = request.form
+    try:
+        bloc = _placed_bloc(placement, form.get("bloc", ""))
+        competency = (
+            _placed_competency(placement, form["competency"]) if form.get("competency") else None
+        )
+        jury.sign_off(
+            session,
+            learner_id=person.id,
+            bloc=bloc,
+            competency=competency,
+            juror_id=form.get("juror_id", ""),
+            juror_name=form.get("juror_name", ""),
+            external=form.get("external") == "yes",
+            decision=form.get("decision", ""),
+            comment=form.get("comment", ""),
+            signed_at=_signed_at(form.get("signed_on", "")),
+            recorded_by=actor_of(session, g.launch),
+        )
+        session.commit()
+    except (AchievementError, ReferentielError, NotFound, SignoffDateInvalid) as error:
+        session.rollback()
+        return _learner_page(learner_id, 400, str(error))
+    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="signoff"), 303)
+
+
+@bp.post("/learners/<int:learner_id>/override")
+@require_launch(*TRAINER_ROLES)
+def override(learner_id: int) -> ResponseReturnValue:
+    """Set a competency's state by hand (or give it back to the rules), with a reason."""
+    session = db.session
+    person = learner_in_course(session, g.launch, learner_id)
+    placement = placement_of(session, g.launch)
+    form = request.form
+    try:
+        competency = _placed_competency(placement, form.get("competency", ""))
+        state = form.get("state", "")
+        jury.set_override(
+            session,
+            learner_id=person.id,
+            competency=competency,
+            state=None if state == "rules" else state,
+            reason=form.get("reason", ""),
+            actor=actor_of(session, g.launch),
+        )
+        session.commit()
+    except (AchievementError, NotFound) as error:
+        session.rollback()
+        return _learner_page(learner_id, 400, str(error))
+    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="override"), 303)
 
 
 @bp.get("/export.csv")

@@ -75,7 +75,7 @@ def test_trainer_filters_drills_down_and_exports(
     assert "Bob Durand" in matrix.inner_text()
     # Then by state: who has something in progress.
     page.get_by_role("link", name="Effacer les filtres").click()
-    page.get_by_label("Apprenants ayant au moins une compétence").select_option("in_progress")
+    page.get_by_label("Apprenants ayant au moins une compétence").select_option("en_cours")
     page.get_by_role("button", name="Appliquer les filtres").click()
     assert matrix.get_by_role("rowheader").count() == 1
     screenshot(page, "trainer-dashboard-filtered")

@@ -1,7 +1,8 @@
 """A small world for page tests: two platforms, courses, learners, a référentiel, evidence.
 
 Course A (platform A) has learners Alice and Bob and trainer Tom; course B (platform
-B) has learner Zoé. Alice has evidence on bloc 1; the others have none.
+B) has learner Zoé. Alice has evidence on bloc 1 (C1 acquis with 0.9, C2 en cours with
+0.4, under the default rule); Zoé has evidence in course B; Bob has none.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lti_tool.models import (
 )
 from referentiel.models import Bloc, Competency, Framework
 from xapi.models import Evidence, Statement
+from xapi.signals import evidence_changed
 
 ISS_A = "https://moodle-a.test"
 ISS_B = "https://moodle-b.test:8443"
@@ -170,6 +172,16 @@ def build_world(session: Session) -> World:
         when=datetime(2026, 3, 1, 9, tzinfo=UTC) + timedelta(days=3),
     )
     add_evidence(session, zoe, competencies[0], name="Secret of course B")
+    session.flush()
+    # As xapi does: achievement recomputes in the same transaction.
+    evidence_changed.send(
+        session,
+        touched={
+            (alice.id, competencies[0].id),
+            (alice.id, competencies[1].id),
+            (zoe.id, competencies[0].id),
+        },
+    )
     session.commit()
     return World(
         framework, course_a, course_b, link_a, link_b, alice, bob, tom, zoe, admin, competencies
