@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from referentiel.models import Bloc, Competency, Framework
@@ -66,11 +66,9 @@ def competency_by_iri(session: Session, iri: str, base_url: str) -> Competency |
     ).one_or_none()
 
 
-def competencies_by_iri(
-    session: Session, iris: Iterable[str], base_url: str
-) -> dict[str, Competency]:
-    """Every competency named by one of ``iris``, keyed by the IRI as given, in one query
-    (evidence derivation looks up a whole batch of statements' activities at once)."""
+def competency_ids_by_iri(session: Session, iris: Iterable[str], base_url: str) -> dict[str, int]:
+    """The id of every competency named by one of ``iris``, keyed by the IRI as given, in
+    one query (evidence derivation looks up a whole batch of statements at once)."""
     wanted: dict[tuple[str, str, str], list[str]] = {}
     for iri in set(iris):
         parts = iri_parts(iri, base_url)
@@ -78,16 +76,22 @@ def competencies_by_iri(
             wanted.setdefault((parts[0], parts[1], parts[2]), []).append(iri)
     if not wanted:
         return {}
+    # Three short IN lists (few frameworks, blocs and codes) rather than a tuple IN:
+    # the SQL text stays nearly constant; the exact triples are checked below.
     rows = session.execute(
-        select(Framework.key, Bloc.key, Competency)
+        select(Framework.key, Bloc.key, Competency.code, Competency.id)
         .join(Competency.bloc)
         .join(Bloc.framework)
-        .where(tuple_(Framework.key, Bloc.key, Competency.code).in_(list(wanted)))
-    ).all()
-    found: dict[str, Competency] = {}
-    for framework_key, bloc_key, competency in rows:
-        for iri in wanted.get((framework_key, bloc_key, competency.code), []):
-            found[iri] = competency
+        .where(
+            Framework.key.in_(sorted({f for f, _, _ in wanted})),
+            Bloc.key.in_(sorted({b for _, b, _ in wanted})),
+            Competency.code.in_(sorted({c for _, _, c in wanted})),
+        )
+    )
+    found: dict[str, int] = {}
+    for framework_key, bloc_key, code, competency_id in rows:
+        for iri in wanted.get((framework_key, bloc_key, code), []):
+            found[iri] = competency_id
     return found
 
 

@@ -33,15 +33,16 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from referentiel.audit import AuditEvent
 from xapi import actors, learners, mapping
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed, statements_stored, statements_voided
+from xapi.value_lists import CHUNK, one_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ SUCCESS_VERBS = {
 COMPLETION_VERBS = {"http://adlnet.gov/expapi/verbs/completed"}
 
 Touched = set[tuple[int, int]]
+_EVIDENCE_TABLE = cast(Table, Evidence.__table__)
+_AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 _EvidenceKey = tuple[str, int, int]  # statement id, learner id, competency id
 
 
@@ -139,9 +142,9 @@ def rederive_in_chunks(
 ) -> EvidenceChange:
     """:func:`rederive` over many statements, a bounded number at a time."""
     change = EvidenceChange()
-    for start in range(0, len(statement_ids), learners.CHUNK):
-        chunk = statement_ids[start : start + learners.CHUNK]
-        rows = list(session.scalars(select(Statement).where(Statement.id.in_(chunk))))
+    for start in range(0, len(statement_ids), CHUNK):
+        chunk = statement_ids[start : start + CHUNK]
+        rows = list(session.scalars(select(Statement).where(one_of(session, Statement.id, chunk))))
         change |= rederive(session, rows, reason=reason)
     return change
 
@@ -230,11 +233,11 @@ def _wanted_evidence(
 
 def _existing_evidence(session: Session, statement_ids: list[str]) -> dict[_EvidenceKey, int]:
     existing: dict[_EvidenceKey, int] = {}
-    for start in range(0, len(statement_ids), learners.CHUNK):
+    for start in range(0, len(statement_ids), CHUNK):
         rows = session.execute(
             select(
                 Evidence.statement_id, Evidence.learner_id, Evidence.competency_id, Evidence.id
-            ).where(Evidence.statement_id.in_(statement_ids[start : start + learners.CHUNK]))
+            ).where(one_of(session, Evidence.statement_id, statement_ids[start : start + CHUNK]))
         )
         for statement_id, learner_id, competency_id, evidence_id in rows:
             existing[(statement_id, learner_id, competency_id)] = evidence_id
@@ -251,11 +254,15 @@ def _apply(
     if not added and not withdrawn:
         return EvidenceChange()
     if added:
-        session.execute(insert(Evidence), added)
+        # Core insert on the table: one executemany with NULLs rendered (the ORM bulk
+        # form splits rows by which values are None, one INSERT per run of them).
+        session.execute(insert(_EVIDENCE_TABLE), added)
     withdrawn_ids = [evidence_id for _, evidence_id in withdrawn]
-    for start in range(0, len(withdrawn_ids), learners.CHUNK):
+    for start in range(0, len(withdrawn_ids), CHUNK):
         session.execute(
-            delete(Evidence).where(Evidence.id.in_(withdrawn_ids[start : start + learners.CHUNK]))
+            delete(Evidence).where(
+                one_of(session, Evidence.id, withdrawn_ids[start : start + CHUNK])
+            )
         )
     events = [
         {
@@ -276,7 +283,7 @@ def _apply(
         }
         for (statement_id, learner_id, competency_id), _ in withdrawn
     ]
-    session.execute(insert(AuditEvent), events)
+    session.execute(insert(_AUDIT_TABLE), events)
     touched = _touched(added, withdrawn)
     evidence_changed.send(session, touched=touched)
     return EvidenceChange(len(added), len(withdrawn), touched)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from xapi import actors
 from xapi.models import LearnerKey
+from xapi.value_lists import chunks, one_of
 
 lti_user = table(
     "lti_user",
@@ -32,9 +33,6 @@ lti_user = table(
     column("sub", String),
     column("email", String),
 )
-
-# Bound parameters per IN list, under every backend's limit.
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,14 @@ def learners_by_actor(
         elif isinstance(agent.get("mbox"), str):
             mailboxes[agent["mbox"].strip().lower().removeprefix("mailto:")] = key
 
-    for names in _chunks(sorted({name for _, name in accounts})):
+    # Both spellings of each issuer; the (issuer, sub) unique index serves this query.
+    issuers = sorted(
+        {spelling for home_page, _ in accounts for spelling in (home_page, f"{home_page}/")}
+    )
+    for names in chunks(sorted({name for _, name in accounts})):
         rows = session.execute(
             select(lti_user.c.id, lti_user.c.issuer, lti_user.c.sub).where(
-                lti_user.c.sub.in_(names)
+                one_of(session, lti_user.c.issuer, issuers), one_of(session, lti_user.c.sub, names)
             )
         )
         for user_id, issuer, sub in rows:
@@ -83,10 +85,10 @@ def learners_by_actor(
             if account_key is not None:
                 found.setdefault(account_key, set()).add(Learner(user_id, issuer))
 
-    for addresses in _chunks(sorted(mailboxes)):
+    for addresses in chunks(sorted(mailboxes)):
         rows = session.execute(
             select(lti_user.c.id, lti_user.c.issuer, func.lower(lti_user.c.email)).where(
-                func.lower(lti_user.c.email).in_(addresses)
+                one_of(session, func.lower(lti_user.c.email), addresses)
             )
         )
         for user_id, issuer, address in rows:
@@ -123,16 +125,11 @@ def remember_keys(session: Session, user_id: int, keys: set[str]) -> None:
 def _from_learner_keys(
     session: Session, agents: Mapping[str, Mapping[str, Any]]
 ) -> Iterable[tuple[str, Learner]]:
-    for keys in _chunks(sorted(agents)):
+    for keys in chunks(sorted(agents)):
         rows = session.execute(
             select(LearnerKey.actor_key, lti_user.c.id, lti_user.c.issuer)
             .join(lti_user, lti_user.c.id == LearnerKey.user_id)
-            .where(LearnerKey.actor_key.in_(keys))
+            .where(one_of(session, LearnerKey.actor_key, keys))
         )
         for key, user_id, issuer in rows:
             yield key, Learner(user_id, issuer)
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]

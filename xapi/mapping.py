@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from referentiel.lookup import competencies_by_iri
+from referentiel.lookup import competency_ids_by_iri
 from xapi.models import MappingRule
 
 CONTEXT_ACTIVITY_KINDS = ("parent", "grouping", "category", "other")
@@ -93,11 +93,11 @@ def competencies_for_statements(
     ``base_url`` None (no tool URL known) leaves out tagged IRIs.
     """
     tagged_ids = [_tagged_candidates(statement) for statement in statements]
-    by_iri = competencies_by_iri(session, _flatten(tagged_ids), base_url) if base_url else {}
+    by_iri = competency_ids_by_iri(session, _flatten(tagged_ids), base_url) if base_url else {}
     rules = RuleSet.load(session)
     found: list[set[int]] = []
     for statement, candidates in zip(statements, tagged_ids, strict=True):
-        competency_ids = {by_iri[iri].id for iri in candidates if iri in by_iri}
+        competency_ids = {by_iri[iri] for iri in candidates if iri in by_iri}
         object_id = object_activity_id(statement)
         if object_id is not None:
             competency_ids |= rules.competencies_for(object_id)

@@ -1,0 +1,240 @@
+"""Evidence derivation cost per batch of 100 statements.
+
+Setting: the DIPLOVIS référentiel (105 competencies), 300 learners on one Moodle,
+100 mapping rules (80 exact quiz URLs, 20 prefixes), batches of 100 statements mixing
+what real providers send: Moodle quiz completions (mapped), cmi5 AUs tagged with a
+competency, H5P answers with an mbox actor, statements of learners not yet launched,
+and launches without a result. Each batch is stored as the Statements resource does
+(rows, flush, ``statements_stored`` in the transaction, commit).
+
+Prints, per backend, the median and 90th percentile of the derivation time (the signal
+receiver alone) and of the whole store-and-commit, the SQL statements the derivation
+issues per batch, and the evidence rows it writes.
+
+    .venv/bin/python bench/evidence_bench.py                      # SQLite (temp file)
+    .venv/bin/python bench/evidence_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/lti_tool_bench_evidence
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import xapi.evidence  # noqa: F401  (connects the receivers)
+from lti_tool import migrate
+from lti_tool.database import make_engine
+from lti_tool.models import Competency, LtiUser
+from referentiel.loading import load_document
+from referentiel.lookup import competency_iri
+from referentiel.sources import read_source
+from xapi.actors import actor_key
+from xapi.models import Evidence, MappingRule, Statement
+from xapi.signals import statements_stored
+
+BASE_URL = "https://competences.example.org"
+MOODLE = "https://moodle.example.org"
+LEARNERS = 300
+BATCH = 100
+
+
+def fresh_engine(url: str | None, workdir: Path) -> Engine:
+    if url is None:
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    elif url.startswith("postgresql"):
+        target = make_url(url)
+        admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        admin.dispose()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def setup(session: Session, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Référentiel, learners, rules; returns quiz URLs and competency IRIs."""
+    load_document(session, read_source("diplovis-bgdc"))
+    for n in range(LEARNERS):
+        session.add(LtiUser(issuer=MOODLE, sub=str(1000 + n), email=f"learner{n}@example.org"))
+    session.flush()
+    competencies = list(session.scalars(select(Competency)))
+    iris = [competency_iri(BASE_URL, c) for c in competencies]
+    quizzes = [f"{MOODLE}/mod/quiz/view.php?id={200 + n}" for n in range(80)]
+    for quiz in quizzes:
+        session.add(
+            MappingRule(
+                activity_iri=quiz, is_prefix=False, competency_id=rng.choice(competencies).id
+            )
+        )
+    for n in range(20):
+        session.add(
+            MappingRule(
+                activity_iri=f"https://h5p.example.org/content/{n}/",
+                is_prefix=True,
+                competency_id=rng.choice(competencies).id,
+            )
+        )
+    session.commit()
+    return quizzes, iris
+
+
+def statement(rng: random.Random, quizzes: list[str], iris: list[str]) -> dict[str, Any]:
+    learner = rng.randrange(LEARNERS + 50)  # some not launched yet
+    account = {"homePage": MOODLE, "name": str(1000 + learner)}
+    kind = rng.random()
+    if kind < 0.45:
+        return {
+            "actor": {"account": account},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": rng.choice(quizzes)},
+            "result": {"score": {"raw": 12, "min": 0, "max": 20, "scaled": 0.6}, "success": True},
+            "context": {
+                "contextActivities": {
+                    "parent": [{"id": f"{MOODLE}/course/view.php?id=7"}],
+                    "category": [{"id": MOODLE}],
+                }
+            },
+        }
+    if kind < 0.7:
+        return {
+            "actor": {"account": account},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+            "object": {"id": "https://content.example.org/cmi5/au-1"},
+            "result": {"score": {"scaled": 0.8}, "success": True},
+            "context": {
+                "contextActivities": {
+                    "parent": [
+                        {
+                            "id": rng.choice(iris),
+                            "definition": {"type": "http://adlnet.gov/expapi/activities/objective"},
+                        }
+                    ]
+                },
+                "extensions": {"https://w3id.org/xapi/cmi5/context/extensions/masteryscore": 0.7},
+            },
+        }
+    if kind < 0.9:
+        return {
+            "actor": {"mbox": f"mailto:learner{learner}@example.org"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+            "object": {"id": f"https://h5p.example.org/content/{rng.randrange(30)}/embed"},
+            "result": {"score": {"raw": 3, "min": 0, "max": 4}, "completion": True},
+        }
+    return {
+        "actor": {"account": account},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/launched"},
+        "object": {"id": "https://content.example.org/cmi5/au-1"},
+    }
+
+
+def rows_for(batch: list[dict[str, Any]], at: datetime) -> list[Statement]:
+    rows = []
+    for body in batch:
+        body["id"] = str(uuid.uuid4())
+        rows.append(
+            Statement(
+                id=body["id"],
+                raw=json.dumps(body),
+                stored=at,
+                timestamp=at,
+                verb_id=body["verb"]["id"],
+                object_id=body["object"]["id"],
+                actor_key=actor_key(body["actor"]),
+            )
+        )
+    return rows
+
+
+def run(url: str | None, batches: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = fresh_engine(url, Path(workdir))
+        sessions = sessionmaker(engine, expire_on_commit=False, info={"base_url": BASE_URL})
+        with sessions() as session:
+            quizzes, iris = setup(session, rng)
+        queries = 0
+
+        def count(*_: Any) -> None:
+            nonlocal queries
+            queries += 1
+
+        derive_ms, total_ms, query_counts = [], [], []
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        for n in range(batches + 3):  # the first three warm caches up and are not counted
+            batch = [statement(rng, quizzes, iris) for _ in range(BATCH)]
+            with sessions() as session:
+                start = time.perf_counter()
+                rows = rows_for(batch, at + timedelta(seconds=n))
+                session.add_all(rows)
+                session.flush()
+                event.listen(engine, "before_cursor_execute", count)
+                queries = 0
+                derive_start = time.perf_counter()
+                statements_stored.send(session, statements=rows)
+                derive_end = time.perf_counter()
+                event.remove(engine, "before_cursor_execute", count)
+                session.commit()
+                end = time.perf_counter()
+            if n >= 3:
+                derive_ms.append((derive_end - derive_start) * 1000)
+                total_ms.append((end - start) * 1000)
+                query_counts.append(queries)
+        with sessions() as session:
+            evidence = session.scalar(select(func.count()).select_from(Evidence)) or 0
+        engine.dispose()
+    return {
+        "backend": engine.dialect.name,
+        "derive_median_ms": statistics.median(derive_ms),
+        "derive_p90_ms": statistics.quantiles(derive_ms, n=10)[-1],
+        "total_median_ms": statistics.median(total_ms),
+        "queries_median": statistics.median(query_counts),
+        "evidence_per_batch": evidence / (batches + 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=None,
+        help="PostgreSQL URL (its database is dropped and recreated); "
+        "repeatable; SQLite always runs",
+    )
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    results = [run(None, args.batches, args.seed)]
+    for url in args.database_url or []:
+        results.append(run(url, args.batches, args.seed))
+    print(
+        f"evidence derivation, batches of {BATCH} statements, {LEARNERS} learners, "
+        f"100 mapping rules, 105 competencies, {args.batches} batches"
+    )
+    print(
+        f"{'backend':<12}{'derive median':>15}{'derive p90':>12}{'stmt/s (derive)':>17}"
+        f"{'store+commit':>14}{'SQL/batch':>11}{'evidence/batch':>16}"
+    )
+    for r in results:
+        print(
+            f"{r['backend']:<12}{r['derive_median_ms']:>12.1f} ms{r['derive_p90_ms']:>9.1f} ms"
+            f"{BATCH / r['derive_median_ms'] * 1000:>17.0f}{r['total_median_ms']:>11.1f} ms"
+            f"{r['queries_median']:>11.0f}{r['evidence_per_batch']:>16.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
