@@ -15,6 +15,7 @@ from lti_tool.exceptions import Forbidden, LtiToolError, NotFound
 from referentiel.exceptions import InvalidReferentiel, ReferentielError, ReferentielNotFound
 from xapi.exceptions import (
     ForbiddenStatement,
+    NotImplementedResource,
     StatementConflict,
     StatementNotFound,
     Unauthorized,
@@ -46,6 +47,8 @@ def _status_for(error: Exception) -> int:
         return 401
     if isinstance(error, StatementConflict):
         return 409
+    if isinstance(error, NotImplementedResource):
+        return 501
     if isinstance(error, InvalidReferentiel):
         return 400
     return 400

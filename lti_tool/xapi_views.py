@@ -15,7 +15,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
@@ -25,7 +24,8 @@ from werkzeug.datastructures import Headers
 
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
-from xapi.exceptions import BadRequest, Unauthorized
+from xapi.activity_definitions import activity_object, person_object
+from xapi.exceptions import BadRequest, InvalidStatement, NotImplementedResource, Unauthorized
 from xapi.models import Attachment, Credential
 from xapi.multipart import build_multipart, parse_multipart
 from xapi.statement_formats import formatted
@@ -47,7 +47,7 @@ from xapi.statements_store import (
     statement_document,
     store_statements,
 )
-from xapi.validation import uuid
+from xapi.validation import StatementValidator, iri, uuid
 
 bp = Blueprint("xapi", __name__)
 
@@ -127,7 +127,14 @@ def _read_request() -> XapiRequest:
         raise BadRequest("with the alternate request syntax, every parameter goes in the body")
     if request.mimetype != "application/x-www-form-urlencoded":
         raise BadRequest("the alternate request syntax needs application/x-www-form-urlencoded")
-    form = dict(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))
+    # The body is read through request.form: other hooks (the launch lookup) may have
+    # parsed it already, after which the raw stream is empty.
+    items = list(request.form.items())
+    if items and items[0][0].startswith('"') and items[-1][1].endswith('"'):
+        # Some clients (the ADL suite's among them) send the form as a JSON string.
+        items[0] = (items[0][0][1:], items[0][1])
+        items[-1] = (items[-1][0], items[-1][1][:-1])
+    form = dict(items)
     # Real headers count too; the form's header fields win (Communication §1.3).
     headers = Headers(
         [(k, v) for k, v in request.headers.items() if k.lower() not in ALTERNATE_BODY_HEADERS]
@@ -167,6 +174,54 @@ def statements() -> ResponseReturnValue:
     else:
         raise BadRequest(f"method {xreq.method} is not allowed on the Statements resource")
     return response
+
+
+@bp.route("/activities", methods=["GET", "HEAD"])
+def activities() -> ResponseReturnValue:
+    """The Activities resource (Communication §2.5): an activity's merged definition."""
+    xreq = _read_request()
+    _check_version(xreq.headers)
+    _authenticate(xreq.headers)
+    activity_id = xreq.params.get("activityId")
+    if not activity_id:
+        raise BadRequest("the activityId parameter is required")
+    iri(activity_id, "activityId")
+    return _json(activity_object(db.session, activity_id))
+
+
+@bp.route("/agents", methods=["GET", "HEAD"])
+def agents() -> ResponseReturnValue:
+    """The Agents resource (Communication §2.4): the Person object of an agent."""
+    xreq = _read_request()
+    _check_version(xreq.headers)
+    _authenticate(xreq.headers)
+    if "agent" not in xreq.params:
+        raise BadRequest("the agent parameter is required")
+    try:
+        agent = json.loads(xreq.params["agent"])
+        StatementValidator().agent(agent, "agent")
+    except (ValueError, InvalidStatement) as error:
+        raise BadRequest(f"parameter agent: {error}") from None
+    return _json(person_object(agent))
+
+
+@bp.route("/activities/state", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
+@bp.route("/activities/profile", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
+@bp.route("/agents/profile", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
+def document_resources() -> ResponseReturnValue:
+    """The document resources (State, Activity Profile, Agent Profile) are not provided:
+    after the version and credential checks every client gets, 501 says so plainly."""
+    xreq = _read_request()
+    _check_version(xreq.headers)
+    _authenticate(xreq.headers)
+    raise NotImplementedResource(
+        "this LRS keeps statements only: the State, Activity Profile and Agent Profile "
+        "resources are not provided"
+    )
+
+
+def _json(document: Any) -> Response:
+    return Response(json.dumps(document, ensure_ascii=False), mimetype="application/json")
 
 
 def _statements_in(xreq: XapiRequest) -> tuple[list[Any], bool, dict[str, AttachmentPart]]:

@@ -30,6 +30,10 @@ class StatementNotFound(XapiError):
     """No such statement (404)."""
 
 
+class NotImplementedResource(XapiError):
+    """A resource of the xAPI spec this LRS does not provide (501)."""
+
+
 class CredentialNotFound(XapiError):
     """No credential with that key (CLI: one line, exit 1)."""
 

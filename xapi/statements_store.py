@@ -25,10 +25,10 @@ from xapi.comparison import same_statement
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
 from xapi.identifiers import digest, hashed_agent_key
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
+from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
 
 DEFAULT_VERSION = "1.0.0"
-SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,10 @@ def store_statements(
     if len(set(ids)) != len(ids):
         raise BadRequest("the batch holds the same statement id twice")
     _check_attachments(items, parts)
+    contents = {sha2: part.content for sha2, part in parts.items()}
+    for index, item in enumerate(items):
+        if item.data.get("attachments"):
+            check_signature(item.data, contents, f"statements[{index}]" if many else "statement")
 
     existing = {
         row.id: row for row in session.scalars(select(Statement).where(Statement.id.in_(ids))).all()
