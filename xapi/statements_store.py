@@ -221,6 +221,7 @@ def store_statements(
     parts: Mapping[str, AttachmentPart] | None = None,
     version: str = "1.0.3",
     keep_authority: bool = False,
+    remote: bool = False,
 ) -> StoreResult:
     """Validate and store statements all-or-nothing; return their ids in order.
 
@@ -229,7 +230,9 @@ def store_statements(
     content is accepted without a second copy; other content raises
     :class:`StatementConflict`. ``keep_authority`` keeps the authority a pulled
     statement carries (its own LRS set it); otherwise the credential's agent is the
-    authority (Data §2.4.9). The caller commits.
+    authority (Data §2.4.9). ``remote``: the statements come from another LRS that
+    already received and checked their attachments and signatures, whose contents are
+    not pulled. The caller commits.
     """
     parts = parts or {}
     validator = StatementValidator(version)
@@ -252,11 +255,13 @@ def store_statements(
         ids.append(ident)
     if len(set(ids)) != len(ids):
         raise BadRequest("the batch holds the same statement id twice")
-    _check_attachments(items, parts)
-    contents = {sha2: part.content for sha2, part in parts.items()}
-    for index, item in enumerate(items):
-        if item.data.get("attachments"):
-            check_signature(item.data, contents, f"statements[{index}]" if many else "statement")
+    if not remote:
+        _check_attachments(items, parts)
+        contents = {sha2: part.content for sha2, part in parts.items()}
+        for index, item in enumerate(items):
+            if item.data.get("attachments"):
+                where = f"statements[{index}]" if many else "statement"
+                check_signature(item.data, contents, where)
 
     existing = {
         row.id: row for row in session.scalars(select(Statement).where(Statement.id.in_(ids))).all()

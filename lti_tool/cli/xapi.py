@@ -4,6 +4,7 @@ rules, and pulling from another LRS."""
 from __future__ import annotations
 
 import json
+import time
 
 import click
 from flask import current_app
@@ -12,6 +13,7 @@ from flask.cli import with_appcontext
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
 from xapi import mapping_rules
+from xapi.pull import RemoteLrsSource, pull
 
 
 @click.group("xapi")
@@ -158,3 +160,42 @@ def revoke_command(key: str) -> None:
     credential = xapi_credentials.revoke_credential(db.session, key)
     db.session.commit()
     click.echo(f"Revoked xAPI credential {credential.key} ({credential.name}).")
+
+
+@xapi_group.command("pull")
+@click.option("--endpoint", required=True, help="The remote LRS's xAPI endpoint (…/xAPI/).")
+@click.option("--key", required=True, help="HTTP Basic user of the remote LRS.")
+@click.option(
+    "--secret",
+    required=True,
+    envvar="LTI_TOOL_XAPI_PULL_SECRET",
+    help="HTTP Basic password (or set LTI_TOOL_XAPI_PULL_SECRET, kept out of `ps`).",
+)
+@click.option("--follow", is_flag=True, help="Keep polling for new statements.")
+@click.option(
+    "--interval", default=60.0, show_default=True, type=float, help="Seconds between polls."
+)
+@click.option("--timeout", default=30.0, show_default=True, type=float, help="HTTP timeout.")
+@with_appcontext
+def pull_command(
+    endpoint: str, key: str, secret: str, follow: bool, interval: float, timeout: float
+) -> None:
+    """Take the statements of another LRS, resuming where the last run stopped.
+
+    Statements already here are skipped when identical and reported when they differ.
+    """
+    remote = RemoteLrsSource(endpoint, key, secret, timeout=timeout)
+    while True:
+        report = pull(db.session, remote, endpoint, key)
+        click.echo(
+            f"Pulled {report.stored} new statement(s) from {endpoint} in {report.pages} "
+            f"page(s); {report.skipped_identical} already here, "
+            f"{len(report.conflicts)} conflict(s), {len(report.rejected)} rejected."
+        )
+        for ident in report.conflicts:
+            click.echo(f"  conflict: statement {ident} is stored here with other content")
+        for reason in report.rejected:
+            click.echo(f"  rejected: {reason}")
+        if not follow:
+            return
+        time.sleep(interval)
