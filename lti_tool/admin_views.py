@@ -31,8 +31,10 @@ from referentiel.loading import load_document
 from referentiel.lookup import competency_iri
 from referentiel.models import Bloc, Framework
 from referentiel.sources import read_source
-from xapi import mapping_rules
+from xapi import credentials, mapping_rules
+from xapi.credentials import IssuedCredential
 from xapi.exceptions import XapiError
+from xapi.models import Credential
 
 bp = Blueprint("admin", __name__)
 
@@ -60,7 +62,15 @@ def _export_links(framework: Framework) -> list[tuple[str, str]]:
     ]
 
 
-def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+def _own_credentials() -> list[Credential]:
+    """xAPI credentials bound to the administrator's platform (never another one's)."""
+    issuer = g.launch.issuer.rstrip("/")
+    return [c for c in credentials.list_credentials(db.session) if c.platform_issuer == issuer]
+
+
+def _page(
+    status: int = 200, error: str | None = None, issued: IssuedCredential | None = None
+) -> ResponseReturnValue:
     session = db.session
     base = current_app.config["BASE_URL"]
     platforms = list(
@@ -98,9 +108,13 @@ def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
         "rules": mapping_rules.list_rules(session, base_url=base),
         "competency_choices": competency_choices,
         "urls": registration_urls(base),
+        "credentials": _own_credentials(),
+        "issued": issued,
+        "xapi_endpoint": f"{base}/xapi/",
         "error": error,
     }
-    return render_template("admin/index.html", **context), status
+    headers = {"Cache-Control": "no-store"}  # a new secret may be on the page
+    return render_template("admin/index.html", **context), status, headers
 
 
 def _done(notice: str) -> ResponseReturnValue:
@@ -182,3 +196,28 @@ def remove_mapping_rule(rule_id: int) -> ResponseReturnValue:
         session.rollback()
         return _page(404, str(error))
     return _done("rule-removed")
+
+
+@bp.post("/credentials")
+@require_launch("admin")
+def create_credential() -> ResponseReturnValue:
+    """A new xAPI key and secret for an activity provider, bound to this platform's
+    learners. The secret is shown on this answer only: only its hash is kept."""
+    session = db.session
+    name = request.form.get("name", "").strip()
+    if not name:
+        return _page(400, gettext("Give the credential a name (who will use it)."))
+    issued = credentials.create_credential(session, name[:255], platform_issuer=g.launch.issuer)
+    session.commit()
+    return _page(201, issued=issued)
+
+
+@bp.post("/credentials/<key>/revoke")
+@require_launch("admin")
+def revoke_credential(key: str) -> ResponseReturnValue:
+    session = db.session
+    if key not in {c.key for c in _own_credentials()}:
+        return _page(404, gettext("No credential of your platform has this key."))
+    credentials.revoke_credential(session, key)
+    session.commit()
+    return _done("credential-revoked")

@@ -6,6 +6,7 @@ import io
 import json
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -13,6 +14,8 @@ from sqlalchemy import func, select
 from lti_tool.database import db
 from referentiel.models import Competency, Framework
 from tests.lti_tool.pages_world import ISS_A, ISS_B, World, launch_for, token_for
+from xapi import credentials
+from xapi.exceptions import Unauthorized
 from xapi.models import MappingRule
 
 
@@ -133,3 +136,48 @@ def test_trainer_cannot_post_admin_forms(app: Flask, world: World) -> None:
     assert page.status_code == 200
     answer = client.post("/admin/referentiels", data={"lt": trainer, "builtin": "diplovis-bgdc"})
     assert answer.status_code in (400, 403)
+
+
+def test_credential_secret_is_shown_once_then_works_then_is_revoked(
+    app: Flask, world: World
+) -> None:
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    _, csrf = _open(client, lt)
+    created = client.post(
+        "/admin/credentials", data={"lt": lt, "csrf_token": csrf, "name": "Moodle log store"}
+    )
+    assert created.status_code == 201
+    assert created.headers["Cache-Control"] == "no-store"
+    html = created.get_data(as_text=True)
+    key = re.search(r"<dt>Clé</dt><dd><code>([^<]+)</code>", html)
+    secret = re.search(r"<dt>Secret</dt><dd><code>([^<]+)</code>", html)
+    assert key is not None and secret is not None
+    with app.app_context():
+        credential = credentials.authenticate(db.session, key.group(1), secret.group(1))
+        assert credential.platform_issuer == ISS_A
+    again, csrf = _open(client, lt)
+    assert secret.group(1) not in again and key.group(1) in again
+    revoked = client.post(
+        f"/admin/credentials/{key.group(1)}/revoke", data={"lt": lt, "csrf_token": csrf}
+    )
+    assert revoked.status_code == 303
+    with app.app_context(), pytest.raises(Unauthorized):
+        credentials.authenticate(db.session, key.group(1), secret.group(1))
+
+
+def test_admin_cannot_revoke_another_platform_credential(app: Flask, world: World) -> None:
+    with app.app_context():
+        other = credentials.create_credential(db.session, "B's LRS", platform_issuer=ISS_B)
+        db.session.commit()
+        other_key = other.credential.key
+    client = app.test_client(use_cookies=False)
+    lt = _admin(app, world)
+    html, csrf = _open(client, lt)
+    assert other_key not in html
+    answer = client.post(
+        f"/admin/credentials/{other_key}/revoke", data={"lt": lt, "csrf_token": csrf}
+    )
+    assert answer.status_code == 404
+    with app.app_context():
+        assert credentials.authenticate(db.session, other_key, other.secret)
