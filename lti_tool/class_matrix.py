@@ -1,20 +1,20 @@
 """The class matrix: every learner of a course by every competency placed, with filters.
 
-States come from the achievement layer's read side
-(:func:`lti_tool.achievement.progress.class_progress`), which runs a fixed number of
-queries whatever the class size (see bench/pages_bench.py).
+States are the achievement layer's stored ``CompetencyState`` rows, read column by
+column in one query for the whole class: the page runs the same number of queries
+whatever the class size (see bench/pages_bench.py and the test that counts them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from lti_tool.achievement.progress import class_progress
-from lti_tool.competency_states import STATES, CellState
+from lti_tool.competency_states import NOT_ACQUIRED, STATES, CellState, states_for
 from lti_tool.course_scope import Placement
-from lti_tool.models import CourseContext, LtiUser
+from lti_tool.models import CourseContext, LtiUser, Membership
 from referentiel.models import Bloc, Competency
 
 
@@ -70,6 +70,14 @@ class ClassMatrix:
         return [c for g in self.groups for c in g.competencies]
 
 
+def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
+    return select(Membership.user_id).where(
+        Membership.context_id == course.id,
+        Membership.is_learner.is_(True),
+        Membership.active.is_(True),
+    )
+
+
 def build_matrix(
     session: Session, course: CourseContext, placement: Placement, filters: MatrixFilters
 ) -> ClassMatrix:
@@ -79,16 +87,28 @@ def build_matrix(
         if not filters.bloc or b.key == filters.bloc
     ]
     competencies = [c for g in groups for c in g.competencies]
-    progress = class_progress(session, course.issuer, course.context_id)
+    all_learners = list(
+        session.scalars(
+            select(LtiUser)
+            .join(Membership, Membership.user_id == LtiUser.id)
+            .where(
+                Membership.context_id == course.id,
+                Membership.is_learner.is_(True),
+                Membership.active.is_(True),
+                LtiUser.issuer == course.issuer,
+            )
+        )
+    )
     needle = filters.name.casefold()
     learners = sorted(
-        (u for u in progress.learners if needle in u.display_name.casefold()),
-        key=lambda u: (u.family_name or u.display_name).casefold(),
+        (u for u in all_learners if needle in u.display_name.casefold()),
+        key=lambda u: ((u.family_name or u.display_name).casefold(), u.id),
     )
+    states = states_for(session, _learner_ids(course), [c.id for c in competencies], detailed=False)
     rows = []
     distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}
     for learner in learners:
-        cells = [CellState.of(progress.states.get((learner.id, c.id))) for c in competencies]
+        cells = [states.get((learner.id, c.id), NOT_ACQUIRED) for c in competencies]
         for competency, cell in zip(competencies, cells, strict=True):
             distribution[competency.id][cell.state] += 1
         if filters.state and not any(cell.state == filters.state for cell in cells):
@@ -98,6 +118,6 @@ def build_matrix(
         groups=groups,
         rows=rows,
         filters=filters,
-        total_learners=len(progress.learners),
+        total_learners=len(all_learners),
         distribution=distribution,
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext
+from markupsafe import Markup
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -83,19 +85,26 @@ class CellState:
         return str(SOURCES.get(self.source, self.source))
 
     @classmethod
-    def of(cls, row: CompetencyState | None) -> CellState:
-        if row is None:
-            return NOT_ACQUIRED
-        state = row.state
-        if row.conflicting and row.state_source == "rule" and state not in REACHED:
+    def from_values(
+        cls,
+        state: str,
+        source: str,
+        conflicting: bool,
+        evidence_count: int = 0,
+        last_evidence_at: datetime | None = None,
+        score: float | None = None,
+        rule_version: int | None = None,
+    ) -> CellState:
+        """From a stored ``CompetencyState``'s columns."""
+        if conflicting and source == "rule" and state not in REACHED:
             state = "conflicting"
         return cls(
             state=state if state in STATES else "non_acquis",
-            evidence_count=row.evidence_count,
-            last_evidence_at=row.last_evidence_at,
-            score=row.score,
-            source=row.state_source,
-            rule_version=row.rule_version,
+            evidence_count=evidence_count,
+            last_evidence_at=last_evidence_at,
+            score=score,
+            source=source,
+            rule_version=rule_version,
         )
 
 
@@ -103,15 +112,58 @@ NOT_ACQUIRED = CellState("non_acquis")
 
 
 def states_for(
-    session: Session, learners: Select[tuple[int]] | Iterable[int], competency_ids: list[int]
+    session: Session,
+    learners: Select[tuple[int]] | Iterable[int],
+    competency_ids: list[int],
+    *,
+    detailed: bool = True,
 ) -> dict[tuple[int, int], CellState]:
     """States of the learners (an id list or a select of ids) for the competencies, in
-    one query whatever their number; pairs not returned are not acquired."""
+    one query whatever their number; pairs not returned are not acquired.
+
+    Reads only the columns pages show (``detailed=False``: the state alone, for the
+    matrix): a class of 300 learners has 31,500 states, and loading them as ORM objects
+    with their JSON explanations would cost more than the rest of the page.
+    """
     learner_ids = learners if isinstance(learners, Select) else list(learners)
-    rows = session.scalars(
-        select(CompetencyState).where(
+    columns: list[Any] = [
+        CompetencyState.learner_id,
+        CompetencyState.competency_id,
+        CompetencyState.state,
+        CompetencyState.state_source,
+        CompetencyState.conflicting,
+    ]
+    if detailed:
+        columns += [
+            CompetencyState.evidence_count,
+            CompetencyState.last_evidence_at,
+            CompetencyState.score,
+            CompetencyState.rule_version,
+        ]
+    rows = session.execute(
+        select(*columns).where(
             CompetencyState.learner_id.in_(learner_ids),
             CompetencyState.competency_id.in_(competency_ids),
         )
     )
-    return {(row.learner_id, row.competency_id): CellState.of(row) for row in rows}
+    cache: dict[tuple[Any, ...], CellState] = {}
+    states: dict[tuple[int, int], CellState] = {}
+    for learner_id, competency_id, *values in rows:
+        key = tuple(values)
+        cell = cache.get(key)
+        if cell is None:
+            cell = cache[key] = CellState.from_values(*values)
+        states[(learner_id, competency_id)] = cell
+    return states
+
+
+def cell_markup() -> dict[str, Markup]:
+    """The matrix cell of each state, built once per page: a class carries 31,500 cells
+    and translating each label again would cost more than the rest of the page."""
+    return {
+        key: Markup(
+            '<td class="s-{key}"><span aria-hidden="true">{symbol}</span>'
+            '<span class="visually-hidden">{label}</span></td>'
+        ).format(key=key, symbol=symbol, label=str(label))
+        for key, (label, symbol) in STATES.items()
+    }

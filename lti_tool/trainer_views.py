@@ -17,7 +17,7 @@ from lti_tool.access import Role, launch_url, require_launch
 from lti_tool.achievement import jury
 from lti_tool.achievement.exceptions import AchievementError
 from lti_tool.class_matrix import ClassMatrix, MatrixFilters, build_matrix
-from lti_tool.competency_states import STATES, state_label, state_symbol
+from lti_tool.competency_states import STATES, cell_markup, state_label, state_symbol
 from lti_tool.course_scope import (
     Placement,
     actor_of,
@@ -70,6 +70,7 @@ def dashboard() -> ResponseReturnValue:
         states=list(STATES),
         state_label=state_label,
         state_symbol=state_symbol,
+        cells=cell_markup(),
     )
 
 

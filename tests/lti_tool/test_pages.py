@@ -10,10 +10,20 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
+from sqlalchemy import event
 
 from lti_tool.database import db
-from lti_tool.models import LtiUser
-from tests.lti_tool.pages_world import ISS_A, ISS_B, World, launch_for, token_for
+from lti_tool.models import CourseContext, LtiUser
+from tests.lti_tool.pages_world import (
+    ISS_A,
+    ISS_B,
+    World,
+    add_evidence,
+    add_learner,
+    launch_for,
+    token_for,
+)
+from xapi.signals import evidence_changed
 
 
 def _get(client: FlaskClient, app: Flask, launch, path: str, **params: str):  # type: ignore[no-untyped-def]
@@ -192,3 +202,42 @@ def test_pages_have_a_skip_link_landmarks_and_one_h1(
     # Every link to another page carries the launch token (no cookie needed).
     for href in re.findall(r'href="(/(?:learner|trainer|admin)[^"]*)"', html):
         assert "lt=" in href, href
+
+
+def _queries_for_matrix(app: Flask, client: FlaskClient, world: World) -> int:
+    engine = app.extensions["database"]["engine"]
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert _get(client, app, trainer_launch(world), "/trainer/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def _add_learners(app: Flask, world: World, n: int, prefix: str) -> None:
+    with app.app_context():
+        course = db.session.get(CourseContext, world.course_a.id)
+        assert course is not None
+        for i in range(n):
+            learner = add_learner(db.session, course, f"{prefix}-{i}", f"Extra {prefix} {i}")
+            db.session.flush()
+            competency = world.competencies[i % len(world.competencies)]
+            add_evidence(db.session, learner, competency, score=0.8)
+            db.session.flush()
+            evidence_changed.send(db.session, touched={(learner.id, competency.id)})
+        db.session.commit()
+
+
+def test_matrix_query_count_does_not_grow_with_the_class(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    _add_learners(app, world, 1, "a")  # 3 learners
+    small = _queries_for_matrix(app, client, world)
+    _add_learners(app, world, 27, "b")  # 30 learners
+    large = _queries_for_matrix(app, client, world)
+    assert small == large
