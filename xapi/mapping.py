@@ -7,10 +7,13 @@ Two ways, both documented in the tool's xAPI profile (``{BASE}/xapi/profile``):
     ``{BASE}/referentiels/{framework}/{bloc}/{code}``. Content that knows the
     référentiel tags it in ``contextActivities.parent`` with the activity type
     ``http://adlnet.gov/expapi/activities/objective``, as cmi5 advises.
-(b) Mapped: a :class:`~xapi.models.MappingRule` names the statement's object id,
-    exactly or as a prefix (e.g. a Moodle quiz's ``.../mod/quiz/view.php?id=12``).
-    Rules look at the object only: a course URL sits in the parent of every
-    statement of that course, and mapping it would count each click as evidence.
+(b) Mapped: a :class:`~xapi.models.MappingRule` names the statement's object id or
+    one of its ``contextActivities.parent`` ids, exactly or as a prefix (e.g. a Moodle
+    quiz's ``.../mod/quiz/view.php?id=12``). Moodle's logstore_xapi makes the quiz the
+    object of 'completed' (current versions, the attempt in ``other``) or its parent
+    (older ones, the attempt as object): both count. Grouping, category and other are
+    left out: they hold the site and the course of every statement, and a course
+    mapped that way would make every scored question of the course count.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ def object_activity_id(statement: Mapping[str, Any]) -> str | None:
     return activity_id if isinstance(activity_id, str) else None
 
 
-def context_activity_ids(statement: Mapping[str, Any]) -> list[str]:
+def rule_candidates(statement: Mapping[str, Any]) -> list[str]:
+    """The activity ids mapping rules are matched against: object, then parents."""
+    object_id = object_activity_id(statement)
+    return ([object_id] if object_id else []) + context_activity_ids(statement, ("parent",))
+
+
+def context_activity_ids(
+    statement: Mapping[str, Any], kinds: Sequence[str] = CONTEXT_ACTIVITY_KINDS
+) -> list[str]:
     context = statement.get("context")
     if not isinstance(context, Mapping):
         return []
@@ -45,7 +56,7 @@ def context_activity_ids(statement: Mapping[str, Any]) -> list[str]:
     if not isinstance(activities, Mapping):
         return []
     ids: list[str] = []
-    for kind in CONTEXT_ACTIVITY_KINDS:
+    for kind in kinds:
         value = activities.get(kind)
         # A single Activity object is allowed and means a list of one (§2.4.6.2).
         for activity in [value] if isinstance(value, Mapping) else value or []:
@@ -74,11 +85,13 @@ class RuleSet:
                 rules.exact.setdefault(activity_iri, set()).add(competency_id)
         return rules
 
-    def competencies_for(self, activity_id: str) -> set[int]:
-        found = set(self.exact.get(activity_id, ()))
-        for prefix, competency_id in self.prefixes:
-            if activity_id.startswith(prefix):
-                found.add(competency_id)
+    def competencies_for(self, activity_ids: Iterable[str]) -> set[int]:
+        found: set[int] = set()
+        for activity_id in activity_ids:
+            found |= self.exact.get(activity_id, set())
+            for prefix, competency_id in self.prefixes:
+                if activity_id.startswith(prefix):
+                    found.add(competency_id)
         return found
 
 
@@ -98,9 +111,7 @@ def competencies_for_statements(
     found: list[set[int]] = []
     for statement, candidates in zip(statements, tagged_ids, strict=True):
         competency_ids = {by_iri[iri] for iri in candidates if iri in by_iri}
-        object_id = object_activity_id(statement)
-        if object_id is not None:
-            competency_ids |= rules.competencies_for(object_id)
+        competency_ids |= rules.competencies_for(rule_candidates(statement))
         found.append(competency_ids)
     return found
 

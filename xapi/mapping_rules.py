@@ -18,7 +18,11 @@ from referentiel.lookup import competency_by_iri, competency_iri
 from referentiel.models import Competency
 from xapi.evidence import EvidenceChange, rederive_in_chunks
 from xapi.exceptions import MappingRuleError, MappingRuleNotFound
-from xapi.models import MappingRule, Statement
+from xapi.identifiers import digest
+from xapi.models import MappingRule, Statement, StatementActivity
+
+# Where a rule looks (xapi.mapping.rule_candidates), as the activity index names it.
+RULE_RELATIONS = ("object", "parent")
 
 
 @dataclass(frozen=True)
@@ -118,13 +122,19 @@ def list_rules(session: Session, *, base_url: str) -> list[RuleView]:
 
 
 def _matching_statement_ids(session: Session, activity_iri: str, prefix: bool) -> list[str]:
-    """Non-voided statements whose object the rule names (a scan: rules change rarely)."""
+    """Non-voided statements whose object or a parent the rule names, found through
+    the statements' activity index (an exact id by its indexed hash; a prefix by a
+    scan, acceptable because rules change rarely)."""
     if prefix:
-        condition = Statement.object_id.startswith(activity_iri, autoescape=True)
+        names = StatementActivity.activity_id.startswith(activity_iri, autoescape=True)
     else:
-        condition = Statement.object_id == activity_iri
-    ids = session.scalars(select(Statement.id).where(condition, ~Statement.voided))
-    return sorted(ids)
+        names = StatementActivity.activity_key == digest(activity_iri)
+    query = (
+        select(Statement.id)
+        .join(StatementActivity, StatementActivity.statement_id == Statement.id)
+        .where(names, StatementActivity.relation.in_(RULE_RELATIONS), ~Statement.voided)
+    )
+    return sorted(set(session.scalars(query)))
 
 
 def _competency(session: Session, rule: MappingRule) -> Competency:

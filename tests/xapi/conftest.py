@@ -1,27 +1,25 @@
 """Factories for the evidence tests: a small référentiel, LTI users, stored statements.
 
-Statements are stored the way the Statements resource stores them (a row with the
-exact JSON and indexed columns, then ``statements_stored`` in the same session), so
-these tests drive the evidence module through its real entry point.
+Statements go through the Statements resource's own storage (validation, rows, index
+tables, then ``statements_stored`` in the same session), so these tests drive the
+evidence module through its real entry point.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
-from xapi_samples import MOODLE
+from xapi_samples import BASE_URL, MOODLE
 
-import xapi.evidence  # noqa: F401  (connects the receivers)
 from lti_tool.models import Bloc, Competency, Framework, LtiUser
-from xapi.actors import actor_key
+from xapi.credentials import authority_agent, create_credential
 from xapi.models import Statement
-from xapi.signals import statements_stored, statements_voided
+from xapi.statements_store import parse_body
+from xapi.statements_store import store_statements as store_all
 
 
 @pytest.fixture
@@ -57,36 +55,25 @@ def make_user(session: Session) -> Callable[..., LtiUser]:
 def store_statements(
     session: Session, *statements: dict[str, Any], platform_issuer: str | None = None
 ) -> list[Statement]:
-    """Store statements as the Statements resource does, and commit."""
-    rows = []
-    now = datetime.now(UTC)
-    for statement in statements:
-        statement.setdefault("id", str(uuid.uuid4()))
-        timestamp = datetime.fromisoformat(statement.get("timestamp", now.isoformat()))
-        rows.append(
-            Statement(
-                id=statement["id"],
-                raw=json.dumps(statement),
-                stored=now,
-                timestamp=timestamp,
-                verb_id=statement["verb"]["id"],
-                object_id=statement["object"].get("id"),
-                actor_key=actor_key(statement["actor"]),
-                platform_issuer=platform_issuer,
-            )
-        )
-    session.add_all(rows)
+    """Store statements through the Statements resource's storage, and commit.
+
+    ``platform_issuer`` binds the sending credential to that platform.
+    """
+    issued = create_credential(session, "activity provider", platform_issuer)
     session.flush()
-    statements_stored.send(session, statements=rows)
+    items, _ = parse_body(json.dumps(list(statements)))
+    result = store_all(
+        session,
+        items,
+        authority=authority_agent(issued.credential, BASE_URL),
+        credential=issued.credential,
+    )
     session.commit()
-    return rows
+    return result.stored
 
 
 def void_statement(session: Session, target_id: str) -> None:
-    """Void a statement as the Statements resource does (§2.2.3 Voided)."""
-    target = session.get(Statement, target_id)
-    assert target is not None
-    target.voided = True
+    """Void a statement with a voiding statement (xAPI 1.0.3 Data §2.3.2)."""
     store_statements(
         session,
         {
@@ -95,8 +82,6 @@ def void_statement(session: Session, target_id: str) -> None:
             "object": {"objectType": "StatementRef", "id": target_id},
         },
     )
-    statements_voided.send(session, statement_ids=[target_id])
-    session.commit()
 
 
 @pytest.fixture

@@ -15,11 +15,13 @@ from xapi_samples import (
     cmi5_passed,
     h5p_answered,
     moodle_quiz_completed,
+    moodle_quiz_completed_older,
 )
 
 from lti_tool.models import Competency, LtiUser
 from referentiel.audit import AuditEvent
 from xapi.evidence import resolve_pending_for_user
+from xapi.exceptions import ForbiddenStatement
 from xapi.models import Evidence, MappingRule
 from xapi.signals import evidence_changed
 
@@ -105,7 +107,24 @@ def test_a_statement_about_an_unmapped_activity_gives_no_evidence(
     assert evidence_of(session) == []
 
 
-def test_mapping_rules_match_the_object_not_the_course_in_its_parents(
+def test_older_moodle_shape_with_the_quiz_as_parent_matches_the_quiz_rule(
+    session: Session,
+    referentiel: dict[str, Competency],
+    make_user: Callable[..., LtiUser],
+    store: Store,
+) -> None:
+    learner = make_user("42")
+    c10 = referentiel["bloc-2/C10"]
+    map_activity(session, f"{MOODLE}/mod/quiz/view.php?id=12", c10)
+
+    store(moodle_quiz_completed_older("42", 12, raw=15))
+
+    [evidence] = evidence_of(session)
+    assert (evidence.learner_id, evidence.competency_id) == (learner.id, c10.id)
+    assert evidence.source_activity == f"{MOODLE}/mod/quiz/attempt.php?attempt=31&cmid=12"
+
+
+def test_mapping_rules_ignore_the_course_moodle_puts_in_grouping(
     session: Session,
     referentiel: dict[str, Competency],
     make_user: Callable[..., LtiUser],
@@ -316,7 +335,9 @@ def test_credential_bound_to_a_platform_gives_no_evidence_for_another_platforms_
     ours = make_user("42", issuer=MOODLE)
     make_user("42", issuer=OTHER_MOODLE)
 
-    store(cmi5_passed("42", "bloc-2/C9", scaled=0.9, site=OTHER_MOODLE), platform_issuer=MOODLE)
+    with pytest.raises(ForbiddenStatement):
+        store(cmi5_passed("42", "bloc-2/C9", scaled=0.9, site=OTHER_MOODLE), platform_issuer=MOODLE)
+    session.rollback()
     assert evidence_of(session) == []
 
     store(cmi5_passed("42", "bloc-2/C9", scaled=0.9, site=MOODLE), platform_issuer=MOODLE)

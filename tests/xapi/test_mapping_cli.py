@@ -9,7 +9,13 @@ from typing import Any
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from xapi_samples import MOODLE, cmi5_passed, competency_iri, moodle_quiz_completed
+from xapi_samples import (
+    MOODLE,
+    cmi5_passed,
+    competency_iri,
+    moodle_quiz_completed,
+    moodle_quiz_completed_older,
+)
 
 from lti_tool.cli import main
 from lti_tool.models import Competency, LtiUser
@@ -176,3 +182,34 @@ def test_map_remove_unknown_rule_is_one_error_line(runner: FlaskCliRunner) -> No
 
     assert result.exit_code == 1
     assert result.output == "Error: no mapping rule has the id 999\n"
+
+
+def test_map_add_with_a_prefix_backfills_statements_naming_the_quiz_as_parent(
+    session: Session,
+    runner: FlaskCliRunner,
+    referentiel: dict[str, Competency],
+    make_user: Callable[..., LtiUser],
+    store: Store,
+) -> None:
+    learner = make_user("42")
+    store(
+        moodle_quiz_completed_older("42", 12, raw=16), moodle_quiz_completed_older("42", 22, raw=9)
+    )
+
+    result = runner.invoke(
+        main,
+        [
+            "xapi",
+            "map",
+            "add",
+            "--prefix",
+            "--activity",
+            f"{MOODLE}/mod/quiz/view.php?id=1",
+            "--competency",
+            competency_iri("bloc-1/C2"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("1 evidence added from stored statements.\n")  # id=12, not 22
+    assert pairs(session) == {(learner.id, referentiel["bloc-1/C2"].id)}

@@ -24,15 +24,18 @@ def moodle_quiz_completed(
     success: bool = True,
     site: str = MOODLE,
     course: int = 7,
+    attempt: int = 31,
 ) -> dict[str, Any]:
-    """What Moodle's logstore_xapi sends when a quiz attempt is submitted."""
+    """What Moodle's logstore_xapi sends when a quiz attempt is submitted (its
+    attempt_submitted transformer): the quiz as object, the attempt in 'other', the
+    site and the course in 'grouping', the source in 'category'."""
     return {
         "actor": {
             "objectType": "Agent",
             "name": f"Learner {user_id}",
             "account": {"homePage": site, "name": user_id},
         },
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en": "completed"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"fr": "completed"}},
         "object": {
             "objectType": "Activity",
             "id": f"{site}/mod/quiz/view.php?id={cmid}",
@@ -52,10 +55,16 @@ def moodle_quiz_completed(
             "platform": "Moodle",
             "language": "fr",
             "contextActivities": {
-                "parent": [
+                "other": [
                     {
-                        "id": f"{site}/mod/quiz/view.php?id={cmid}",
-                        "definition": {"type": "http://id.tincanapi.com/activitytype/lms/module"},
+                        "id": f"{site}/mod/quiz/attempt.php?attempt={attempt}&cmid={cmid}",
+                        "definition": {"type": "http://adlnet.gov/expapi/activities/attempt"},
+                    }
+                ],
+                "grouping": [
+                    {
+                        "id": site,
+                        "definition": {"type": "http://id.tincanapi.com/activitytype/lms"},
                     },
                     {
                         "id": f"{site}/course/view.php?id={course}",
@@ -63,11 +72,26 @@ def moodle_quiz_completed(
                     },
                 ],
                 "category": [
-                    {"id": site, "definition": {"type": "http://id.tincanapi.com/activitytype/lms"}}
+                    {
+                        "id": "http://moodle.org",
+                        "definition": {"type": "http://id.tincanapi.com/activitytype/source"},
+                    }
                 ],
             },
         },
     }
+
+
+def moodle_quiz_completed_older(user_id: str, cmid: int, *, raw: float) -> dict[str, Any]:
+    """The shape of older logstore_xapi versions: the attempt as object, the quiz as parent."""
+    statement = moodle_quiz_completed(user_id, cmid, raw=raw)
+    attempt = statement["context"]["contextActivities"].pop("other")[0]
+    quiz = statement["object"]
+    statement["object"] = {"objectType": "Activity", **attempt}
+    statement["context"]["contextActivities"]["parent"] = [
+        {"id": quiz["id"], "definition": quiz["definition"]}
+    ]
+    return statement
 
 
 def h5p_answered(
