@@ -16,6 +16,8 @@ ENV_PREFIX = "LTI_TOOL_"
 DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:8000",
     "DATABASE_URL": None,  # a SQLite file in the instance folder
+    # "full": each commit waits for the disk; "relaxed": see lti_tool.database.make_engine
+    "DATABASE_DURABILITY": "full",
     "SECRET_KEY": None,  # generated once and kept in the instance folder
     "TOOL_NAME": "Compétences DIPLOVIS",
     "DEFAULT_LOCALE": "fr",

@@ -263,9 +263,18 @@ def store_statements(
                 where = f"statements[{index}]" if many else "statement"
                 check_signature(item.data, contents, where)
 
-    existing = {
-        row.id: row for row in session.scalars(select(Statement).where(Statement.id.in_(ids))).all()
-    }
+    # Ids this LRS just generated cannot be stored yet: only given ids are looked up.
+    given_ids = [ident for ident, item in zip(ids, items, strict=True) if "id" in item.data]
+    if statement_id is not None:
+        given_ids = ids
+    existing = (
+        {
+            row.id: row
+            for row in session.scalars(select(Statement).where(Statement.id.in_(given_ids)))
+        }
+        if given_ids
+        else {}
+    )
     stored_at = now_ms()
     new_rows: list[Statement] = []
     agent_rows: list[dict[str, Any]] = []

@@ -1,0 +1,365 @@
+"""Statement ingestion throughput: this tool's LRS (SQLite, PostgreSQL) beside Ralph 5.1.
+
+    .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
+        [--singles 300] [--batches 20] [--only ours-sqlite,ours-postgres,ralph]
+
+Each target is started fresh on a loopback port, then loaded in the same way by one
+client on one keep-alive connection:
+
+1. single POSTs (one statement each) into the empty store;
+2. batches of 100 statements until the store holds 2,000 (with the default 20);
+3. single POSTs into the store already holding those 2,000 statements.
+
+Our servers run ``lti-tool serve`` (waitress) with the DIPLOVIS référentiel loaded, a
+mapping rule for Moodle quizzes and 50 known learners, so every statement also becomes
+evidence, as in production. Ralph runs its file backend under uvicorn through
+``bench/ralph_launcher.py`` (its writes made to append). Needs Ralph installed in its
+own virtualenv: ``python3 -m venv bench/.ralph-venv && bench/.ralph-venv/bin/pip install
+"ralph-malph[lrs,cli]==5.1.0" requests``; Ralph is skipped when it is absent.
+
+Prints a table of statements per second; asserts nothing. Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+LTI_TOOL = str(ROOT / ".venv" / "bin" / "lti-tool")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+MOODLE = "https://moodle.example.org"
+LEARNERS = 50
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def moodle_statement(n: int) -> dict[str, object]:
+    """A quiz attempt as Moodle's logstore_xapi sends it."""
+    learner = str(random.randint(1, LEARNERS))
+    quiz = random.randint(1, 40)
+    return {
+        "actor": {"name": f"Learner {learner}", "account": {"homePage": MOODLE, "name": learner}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en": "completed"}},
+        "object": {
+            "id": f"{MOODLE}/mod/quiz/view.php?id={quiz}",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/assessment",
+                "name": {"en": f"Quiz {quiz}"},
+            },
+        },
+        "timestamp": "2026-03-02T09:15:27+01:00",
+        "result": {
+            "score": {"raw": n % 11, "min": 0, "max": 10, "scaled": (n % 11) / 10},
+            "completion": True,
+            "success": n % 11 >= 5,
+            "duration": "PT12M5S",
+        },
+        "context": {
+            "platform": "Moodle",
+            "language": "fr",
+            "registration": str(uuid.uuid4()),
+            "contextActivities": {
+                "grouping": [{"id": MOODLE}, {"id": f"{MOODLE}/course/view.php?id=3"}],
+                "category": [{"id": "http://moodle.org"}],
+            },
+        },
+    }
+
+
+@dataclass
+class Target:
+    name: str
+    statements_url: str
+    auth: tuple[str, str]
+    stop: Callable[[], None]
+    rates: dict[str, float] = field(default_factory=dict)
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(150):
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early; see {log}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not answer; see {log}")
+
+
+def _stopper(process: subprocess.Popen[bytes], work: Path) -> Callable[[], None]:
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    return stop
+
+
+def start_ours(name: str, database_url: str | None, durability: str, evidence: bool) -> Target:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        LTI_TOOL_INSTANCE_PATH=str(work / "instance"),
+        LTI_TOOL_BASE_URL=f"http://127.0.0.1:{port}",
+        LTI_TOOL_LOG_LEVEL="WARNING",
+        LTI_TOOL_DATABASE_DURABILITY=durability,
+    )
+    env.pop("LTI_TOOL_DATABASE_URL", None)
+    if database_url:
+        env["LTI_TOOL_DATABASE_URL"] = database_url
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [LTI_TOOL, *args], env=env, check=True, capture_output=True, text=True
+        ).stdout
+
+    cli("db", "upgrade")
+    if evidence:
+        _prepare_evidence(cli, env, port)
+    credential = json.loads(cli("xapi", "credentials", "create", "--name", "bench", "--json"))
+    log = work / "server.log"
+    process = subprocess.Popen(
+        [LTI_TOOL, "serve", "--port", str(port), "--threads", "8"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    _wait(f"http://127.0.0.1:{port}/xapi/about", process, log)
+    return Target(
+        name,
+        f"http://127.0.0.1:{port}/xapi/statements",
+        (credential["key"], credential["secret"]),
+        _stopper(process, work),
+    )
+
+
+def _prepare_evidence(cli: Callable[..., str], env: dict[str, str], port: int) -> None:
+    """The référentiel, a mapping rule for Moodle quizzes and the learners, so that every
+    statement becomes evidence and feeds achievement, as in production."""
+    cli("referentiel", "load", "diplovis-bgdc")
+    competency = f"http://127.0.0.1:{port}/referentiels/diplovis-bgdc/bloc-2/C10"
+    cli(
+        "xapi",
+        "map",
+        "add",
+        "--activity",
+        f"{MOODLE}/mod/quiz/",
+        "--prefix",
+        "--competency",
+        competency,
+    )
+    subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            (
+                "from lti_tool import create_app; from lti_tool.database import db; "
+                "from lti_tool.models import LtiUser\n"
+                "app = create_app()\n"
+                "with app.app_context():\n"
+                f"    db.session.add_all([LtiUser(issuer={MOODLE!r}, sub=str(n)) "
+                f"for n in range(1, {LEARNERS + 1})])\n"
+                "    db.session.commit()\n"
+            ),
+        ],
+        env=env,
+        check=True,
+    )
+
+
+def start_ralph(venv: Path) -> Target:
+    work = Path(tempfile.mkdtemp(prefix="bench-ralph-"))
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        RALPH_APP_DIR=str(work / "app"),
+        RALPH_RUNSERVER_BACKEND="fs",
+        RALPH_BACKENDS__LRS__FS__DEFAULT_DIRECTORY_PATH=str(work / "data"),
+    )
+    (work / "data").mkdir()
+    subprocess.run(
+        [
+            str(venv / "bin" / "ralph"),
+            "auth",
+            "--write-to-disk",
+            "-u",
+            "bench",
+            "-p",
+            "benchpass",
+            "-s",
+            "all",
+            "-M",
+            "mailto:bench@example.com",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log = work / "server.log"
+    process = subprocess.Popen(
+        [str(venv / "bin" / "python"), str(ROOT / "bench" / "ralph_launcher.py"), str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    _wait(f"http://127.0.0.1:{port}/whoami", process, log)
+    return Target(
+        "ralph 5.1 (fs)",
+        f"http://127.0.0.1:{port}/xAPI/statements",
+        ("bench", "benchpass"),
+        _stopper(process, work),
+    )
+
+
+def fresh_postgres(url: str) -> str:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    return url
+
+
+def post_all(target: Target, bodies: list[object]) -> float:
+    """Statements per second for these request bodies, posted one after the other."""
+    session = requests.Session()
+    token = base64.b64encode(":".join(target.auth).encode()).decode()
+    session.headers.update(
+        {
+            "Authorization": f"Basic {token}",
+            "X-Experience-API-Version": "1.0.3",
+            "Content-Type": "application/json",
+        }
+    )
+    encoded = [json.dumps(body) for body in bodies]
+    count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
+    start = time.perf_counter()
+    for data in encoded:
+        response = session.post(target.statements_url, data=data, timeout=60)
+        if response.status_code != 200:
+            raise SystemExit(f"{target.name}: {response.status_code} {response.text[:300]}")
+    elapsed = time.perf_counter() - start
+    session.close()
+    return count / elapsed
+
+
+def run(target: Target, singles: int, batches: int) -> None:
+    n = 0
+
+    def statements(k: int) -> list[dict[str, object]]:
+        nonlocal n
+        out = [moodle_statement(n + i) for i in range(k)]
+        n += k
+        return out
+
+    target.rates["single, empty store"] = post_all(target, list(statements(singles)))
+    batch_bodies: list[object] = [statements(100) for _ in range(batches)]
+    target.rates["batches of 100"] = post_all(target, batch_bodies)
+    stored = batches * 100
+    target.rates[f"single, {stored:,} stored"] = post_all(target, list(statements(singles)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ralph-venv", type=Path, default=ROOT / "bench" / ".ralph-venv")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/lti_tool_bench"
+        ),
+        help="a database this script may drop and create",
+    )
+    parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--only", default="ours-sqlite,ours-postgres,ralph")
+    parser.add_argument(
+        "--durability",
+        choices=["full", "relaxed"],
+        default="full",
+        help="LTI_TOOL_DATABASE_DURABILITY of our servers (relaxed: commits do not wait "
+        "for the disk, like Ralph's file backend)",
+    )
+    parser.add_argument(
+        "--no-evidence",
+        action="store_true",
+        help="no référentiel, mapping rule or learners: statements are stored only",
+    )
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    random.seed(42)
+
+    ours = (args.durability, not args.no_evidence)
+    starters: list[tuple[str, Callable[[], Target]]] = []
+    if "ours-sqlite" in wanted:
+        starters.append(("ours-sqlite", lambda: start_ours("ours (SQLite)", None, *ours)))
+    if "ours-postgres" in wanted:
+        starters.append(
+            (
+                "ours-postgres",
+                lambda: start_ours("ours (PostgreSQL)", fresh_postgres(args.postgres), *ours),
+            )
+        )
+    if "ralph" in wanted:
+        if (args.ralph_venv / "bin" / "ralph").exists():
+            starters.append(("ralph", lambda: start_ralph(args.ralph_venv)))
+        else:
+            print(f"Ralph skipped: no {args.ralph_venv}/bin/ralph", file=sys.stderr)
+
+    results: list[Target] = []
+    for label, start in starters:
+        print(f"… {label}", file=sys.stderr)
+        target = start()
+        try:
+            run(target, args.singles, args.batches)
+        finally:
+            target.stop()
+        results.append(target)
+
+    columns = list(results[0].rates) if results else []
+    ralph = next((t for t in results if t.name.startswith("ralph")), None)
+    print(
+        f"\nstatements/s ({args.singles} single POSTs, {args.batches} batches of 100; "
+        f"one client, keep-alive; ours: durability {args.durability}, "
+        f"{'statements only' if args.no_evidence else 'with evidence'})"
+    )
+    print(f"{'target':<22}" + "".join(f"{c:>24}" for c in columns))
+    for target in results:
+        print(f"{target.name:<22}" + "".join(f"{target.rates[c]:>24.0f}" for c in columns))
+    if ralph is not None:
+        for target in results:
+            if target is ralph:
+                continue
+            ratios = "".join(f"{target.rates[c] / ralph.rates[c]:>23.1f}x" for c in columns)
+            print(f"{target.name + ' / ralph':<22}{ratios}")
+
+
+if __name__ == "__main__":
+    main()
