@@ -13,10 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from lti_tool.database import db
 from lti_tool.errors import wants_json
+from lti_tool.i18n import SUPPORTED_LOCALES
 from referentiel.exceptions import ReferentielNotFound
 from referentiel.exports import export_framework
 from referentiel.loading import find_framework
@@ -53,11 +55,16 @@ def _competency(bloc: Bloc, code: str) -> Competency:
     return competency
 
 
-def _negotiated(template: str, data: dict[str, Any], **context: Any) -> ResponseReturnValue:
+def _negotiated(
+    template: str, data: dict[str, Any], language: str = "fr", **context: Any
+) -> ResponseReturnValue:
     if wants_json():
         response = jsonify(data)
     else:
-        response = Response(render_template(template, data=data, **context))
+        # The référentiel is written in one language: the whole page speaks it, whatever
+        # the browser prefers, so that lang and the texts agree.
+        with force_locale(language if language in SUPPORTED_LOCALES else "fr"):
+            response = Response(render_template(template, data=data, **context))
     response.vary.add("Accept")
     return response
 
@@ -202,12 +209,15 @@ def _download(framework_key: str, fmt: str) -> Response:
 @bp.get("/referentiels/<framework_key>/<bloc_key>", strict_slashes=False)
 def bloc_page(framework_key: str, bloc_key: str) -> ResponseReturnValue:
     bloc = _bloc(_framework(framework_key), bloc_key)
-    return _negotiated("referentiel/bloc.html", bloc_data(bloc), bloc=bloc)
+    return _negotiated("referentiel/bloc.html", bloc_data(bloc), bloc.framework.language, bloc=bloc)
 
 
 @bp.get("/referentiels/<framework_key>/<bloc_key>/<code>", strict_slashes=False)
 def competency_page(framework_key: str, bloc_key: str, code: str) -> ResponseReturnValue:
     competency = _competency(_bloc(_framework(framework_key), bloc_key), code)
     return _negotiated(
-        "referentiel/competency.html", competency_data(competency), competency=competency
+        "referentiel/competency.html",
+        competency_data(competency),
+        competency.bloc.framework.language,
+        competency=competency,
     )

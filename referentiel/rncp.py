@@ -180,10 +180,13 @@ def text_lines(markup: str) -> list[str]:
     """The lines of HTML-like free text: one per paragraph, list item or line break."""
     if not markup.strip():
         return []
-    if "<" not in markup:
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div") if "<" in markup else None
+    except (etree.ParserError, ValueError):
+        root = None  # not markup after all ("a < b"): plain lines
+    if root is None:
         lines = markup.splitlines()
     else:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
         for element in root.iter():
             if not isinstance(element.tag, str):
                 continue

@@ -71,6 +71,7 @@ def test_coded_lines_with_breaks_keep_their_codes_and_join_cut_sentences() -> No
         ("1. Analyser\n2) Décider", ["Analyser", "Décider"]),
         ("<ol><li>C2 - Décider</li><li>C1 - Analyser</li></ol>", ["Décider", "Analyser"]),
         ("", []),
+        ("Comparer a < b et b > c\nDécider", ["Comparer a < b et b > c", "Décider"]),
     ],
 )
 def test_split_competencies(markup: str, expected: list[str]) -> None:
