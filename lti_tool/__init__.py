@@ -98,3 +98,19 @@ def _register_blueprints(app: Flask) -> None:
     # The xAPI resources authenticate every request with HTTP Basic credentials.
     csrf.csrf.exempt(xapi_views.bp)
     app.register_blueprint(xapi_views.bp, url_prefix="/xapi")
+    _register_lti(app)
+
+
+def _register_lti(app: Flask) -> None:
+    from lti_tool import cookies, launch_views, registration_views, roster_views
+    from lti_tool.csrf import csrf
+
+    cookies.init_app(app)
+    app.register_blueprint(launch_views.bp)
+    app.register_blueprint(registration_views.bp)
+    app.register_blueprint(roster_views.bp)
+    # Platforms post to these: their protection is the LTI state, nonce and signature
+    # (and, for the Deep Linking form and the registration, the launch token or the
+    # platform's registration token).
+    csrf.exempt(launch_views.bp)
+    csrf.exempt(registration_views.bp)

@@ -26,11 +26,14 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": None,  # defaults to the database-free memory:// only in tests
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
+    # Platforms registered by LTI Dynamic Registration accept launches at once; set
+    # to false to keep them pending until `lti-tool platform activate`.
+    "REGISTRATION_AUTO_ACTIVATE": True,
 }
 
 # Variables whose text is turned into another type.
 _INT_KEYS = {"TRUSTED_PROXIES"}
-_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY"}
+_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

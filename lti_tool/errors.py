@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from pylti1p3.exception import LtiException, OIDCException
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.access import LaunchRequired
@@ -76,6 +77,13 @@ def init_app(app: Flask) -> None:
         if status == 401 and isinstance(response, Response):
             response.headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
         return response, status
+
+    @app.errorhandler(LtiException)
+    @app.errorhandler(OIDCException)
+    def _lti(error: Exception) -> tuple[Response | str, int]:
+        # pylti1p3's own refusals (login and launch); its messages name no secret.
+        log.info("LTI message refused: %s", error)
+        return error_response(400, f"LTI request refused: {error}")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response | str, int]:

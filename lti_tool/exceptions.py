@@ -11,3 +11,19 @@ class NotFound(LtiToolError):
 
 class Forbidden(LtiToolError):
     pass
+
+
+class LaunchRejected(LtiToolError):
+    """An LTI login or launch message the tool refuses; the message says why."""
+
+
+class PlatformError(LtiToolError):
+    """A platform registration cannot be added, found or changed as asked."""
+
+
+class RegistrationFailed(LtiToolError):
+    """LTI Dynamic Registration with a platform did not complete."""
+
+
+class ServiceError(LtiToolError):
+    """An LTI Advantage service (NRPS, AGS) call to the platform failed."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import create_app, migrate
 from lti_tool.database import db, make_engine
+from tests.lms.fixtures import launch_flow, live_tool, lms  # noqa: F401 - shared fixtures
 
 BASE_URL = "http://tool.test"
 

@@ -15,6 +15,7 @@ from flask.cli import ScriptInfo, load_dotenv
 from lti_tool import create_app
 from lti_tool.cli.database import db_group
 from lti_tool.cli.evidence import evidence_group
+from lti_tool.cli.lti import keys_group, platform_group
 from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.serve import serve_command
@@ -55,3 +56,5 @@ main.add_command(referentiel_group)
 main.add_command(xapi_group)
 main.add_command(evidence_group)
 main.add_command(progress_command)
+main.add_command(keys_group)
+main.add_command(platform_group)

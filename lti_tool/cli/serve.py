@@ -8,16 +8,13 @@ from flask.cli import with_appcontext
 
 from lti_tool import migrate
 from lti_tool.database import db
+from lti_tool.registration_urls import registration_urls
 
 
 def admin_urls(base_url: str) -> dict[str, str]:
     """The URLs an LMS admin copies into the platform's tool registration."""
     return {
-        "Dynamic registration URL": f"{base_url}/lti/register",
-        "Login (OIDC initiation) URL": f"{base_url}/lti/login",
-        "Redirect / launch URL": f"{base_url}/lti/launch",
-        "Deep linking URL": f"{base_url}/lti/launch",
-        "Public keyset (JWKS) URL": f"{base_url}/lti/jwks",
+        **registration_urls(base_url),
         "xAPI endpoint": f"{base_url}/xapi/",
         "Référentiel (Moodle CSV)": f"{base_url}/referentiels/diplovis-bgdc.csv",
     }

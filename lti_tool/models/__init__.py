@@ -12,6 +12,7 @@ from lti_tool.achievement.models import (
     ScoreOutbox,
     ScoreSyncState,
 )
+from lti_tool.models.launch_storage import LaunchStorageEntry
 from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.platform import Deployment, Platform
 from lti_tool.models.platform_token import PlatformAccessToken
@@ -51,6 +52,7 @@ __all__ = [
     "GradebookLineItem",
     "JuryDecision",
     "JurySignoff",
+    "LaunchStorageEntry",
     "LearnerKey",
     "LearnerTrack",
     "LtiUser",

@@ -44,6 +44,9 @@ class CourseContext(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255), index=True)
     deployment_id: Mapped[str] = mapped_column(String(255))
+    # The registration (issuer + client id) the context was last launched through:
+    # services (NRPS, AGS) ask that registration's token endpoint.
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))
     context_id: Mapped[str] = mapped_column(String(255))
     label: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)

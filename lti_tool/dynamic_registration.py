@@ -1,0 +1,195 @@
+"""LTI Dynamic Registration 1.0, tool side.
+
+The platform opens ``/lti/register?openid_configuration=...&registration_token=...``
+(§3.3); the tool reads the platform's OpenID configuration (§3.4), checks its issuer
+against the URL it came from (§3.5.1), posts its own registration (§3.6, with the
+fields Moodle requires), and stores the platform and the deployment the platform
+created (§3.6.2, ``deployment_id`` in the tool configuration of the response).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from sqlalchemy.orm import Session
+
+from lti_tool.exceptions import PlatformError, RegistrationFailed
+from lti_tool.models.platform import Platform
+from lti_tool.platforms import save_platform
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 10  # seconds for each call to the platform
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+SCOPES = (
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+)
+CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
+REQUIRED_CONFIGURATION = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _http_url(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _origin(value)[0] in {"https", "http"}
+        and bool(_origin(value)[1])
+    )
+
+
+def fetch_platform_configuration(url: str, token: str | None) -> dict[str, Any]:
+    if not _http_url(url):
+        raise RegistrationFailed("openid_configuration must be an http(s) URL.")
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = requests.get(url, headers=headers, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        raise RegistrationFailed(
+            f"The platform's configuration could not be read ({type(error).__name__})."
+        ) from error
+    if response.status_code != 200:
+        raise RegistrationFailed(
+            f"The platform's configuration answered HTTP {response.status_code}."
+        )
+    try:
+        configuration = response.json()
+    except ValueError as error:
+        raise RegistrationFailed("The platform's configuration is not JSON.") from error
+    if not isinstance(configuration, dict):
+        raise RegistrationFailed("The platform's configuration is not a JSON object.")
+    return configuration
+
+
+def check_platform_configuration(configuration: dict[str, Any], url: str) -> None:
+    missing = [k for k in REQUIRED_CONFIGURATION if not _http_url(configuration.get(k))]
+    if missing:
+        raise RegistrationFailed("The platform's configuration lacks " + ", ".join(missing) + ".")
+    issuer = configuration["issuer"]
+    # §3.5.1: the issuer and the configuration URL must belong together; an issuer
+    # on another origin than the configuration would let any site claim any issuer.
+    if _origin(issuer) != _origin(url) or not url.startswith(issuer.rstrip("/")):
+        raise RegistrationFailed(
+            "The platform's issuer does not match the address its configuration came from."
+        )
+    methods = configuration.get("token_endpoint_auth_methods_supported")
+    if isinstance(methods, list) and "private_key_jwt" not in methods:
+        raise RegistrationFailed("The platform does not accept private_key_jwt client auth.")
+    if not isinstance(configuration.get(PLATFORM_CONFIGURATION), dict):
+        raise RegistrationFailed("The platform's configuration is not an LTI platform's.")
+
+
+def tool_registration(base_url: str, tool_name: str, description: str = "") -> dict[str, Any]:
+    """The tool's client registration request (§3.6.1; Moodle's required fields)."""
+    launch = f"{base_url}/lti/launch"
+    domain = urlsplit(base_url).netloc  # host with port: Moodle compares it to launch's
+    return {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": f"{base_url}/lti/login",
+        "redirect_uris": [launch],
+        "client_name": tool_name,
+        "jwks_uri": f"{base_url}/lti/jwks",
+        "logo_uri": f"{base_url}/static/lti/icon.svg",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": " ".join(SCOPES),
+        TOOL_CONFIGURATION: {
+            "domain": domain,
+            "description": description or tool_name,
+            "target_link_uri": launch,
+            "claims": list(CLAIMS),
+            "messages": [
+                {"type": "LtiResourceLinkRequest", "target_link_uri": launch},
+                {
+                    "type": "LtiDeepLinkingRequest",
+                    "target_link_uri": launch,
+                    "label": tool_name,
+                    "placements": ["ContentArea"],
+                },
+            ],
+        },
+    }
+
+
+def register(
+    session: Session,
+    *,
+    openid_configuration: str,
+    registration_token: str | None,
+    base_url: str,
+    tool_name: str,
+    auto_activate: bool,
+) -> Platform:
+    configuration = fetch_platform_configuration(openid_configuration, registration_token)
+    check_platform_configuration(configuration, openid_configuration)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    try:
+        response = requests.post(
+            configuration["registration_endpoint"],
+            json=tool_registration(base_url, tool_name),
+            headers=headers,
+            timeout=TIMEOUT,
+        )
+    except requests.RequestException as error:
+        raise RegistrationFailed(
+            f"The platform's registration endpoint could not be reached ({type(error).__name__})."
+        ) from error
+    if response.status_code not in (200, 201):
+        raise RegistrationFailed(
+            f"The platform refused the registration (HTTP {response.status_code})."
+        )
+    try:
+        answer = response.json()
+    except ValueError as error:
+        raise RegistrationFailed("The platform's registration answer is not JSON.") from error
+    client_id = answer.get("client_id") if isinstance(answer, dict) else None
+    if not isinstance(client_id, str) or not client_id:
+        raise RegistrationFailed("The platform's registration answer has no client_id.")
+    tool_config = answer.get(TOOL_CONFIGURATION) or {}
+    deployment_id = tool_config.get("deployment_id") if isinstance(tool_config, dict) else None
+    product = configuration[PLATFORM_CONFIGURATION].get("product_family_code") or ""
+    try:
+        platform, _ = save_platform(
+            session,
+            issuer=configuration["issuer"],
+            client_id=client_id,
+            auth_login_url=configuration["authorization_endpoint"],
+            auth_token_url=configuration["token_endpoint"],
+            key_set_url=configuration["jwks_uri"],
+            deployment_ids=[str(deployment_id)] if deployment_id else [],
+            name=str(product),
+            auth_audience=configuration.get("authorization_server"),
+            active=auto_activate,
+        )
+    except PlatformError as error:
+        raise RegistrationFailed(str(error)) from error
+    log.info(
+        "Dynamic registration: issuer %s, client %s, deployment %s, %s",
+        platform.issuer,
+        client_id,
+        deployment_id,
+        "active" if platform.active else "pending activation",
+    )
+    return platform

@@ -1,0 +1,353 @@
+"""OIDC third-party login and message launch validation on top of pylti1p3.
+
+pylti1p3 does the protocol; this module supplies the database store and closes the
+library's gaps (1EdTech Security Framework 1.0 §5.1.3, LTI 1.3 Core §5.1):
+
+- the nonce is consumed (used once) and must be the one issued for this state;
+- the state is single-use and bound to the browser (cookie, or the platform's
+  storage through LTI Client Side postMessages when cookies are blocked);
+- ``aud`` must name the client id, and ``azp`` is required when ``aud`` is a list
+  of several, and must equal the client id when present;
+- ``exp`` and ``iat`` are required, with a small clock-skew leeway;
+- only RS256, a ``kid`` that the platform's key set holds;
+- only the message types the tool handles.
+
+Every refusal raises :class:`LaunchRejected` with a reason for the person and the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from flask import current_app, request
+from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.exception import LtiException, OIDCException
+
+from lti_tool import keys
+from lti_tool.database import db
+from lti_tool.exceptions import LaunchRejected
+from lti_tool.launch_storage import DatabaseLaunchDataStorage, ToolSessionService
+from lti_tool.models.platform import Platform
+from lti_tool.tool_conf import DatabaseToolConf
+
+log = logging.getLogger(__name__)
+
+CLOCK_SKEW = 60  # seconds allowed between the platform's clock and ours
+STATE_LIFETIME = 10 * 60  # seconds between login and launch
+KEY_SET_CACHE = 60 * 60  # seconds a platform key set is reused
+ACCEPTED_ALGORITHMS = ("RS256",)  # Security Framework §6.1: RSA with SHA-256
+MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def _sessions() -> Any:
+    return current_app.extensions["database"]["sessionmaker"]
+
+
+def launch_storage() -> DatabaseLaunchDataStorage:
+    return DatabaseLaunchDataStorage(_sessions())
+
+
+def session_service() -> ToolSessionService:
+    return ToolSessionService(launch_storage())
+
+
+def launch_url() -> str:
+    """The redirect URI registered with platforms (exact match required)."""
+    return f"{current_app.config['BASE_URL']}/lti/launch"
+
+
+class ToolOIDCLogin(FlaskOIDCLogin):
+    """Third-party initiated login (LTI 1.3 Core §5.1.1; Security Framework §5.1.1)."""
+
+    def __init__(self, tool_conf: DatabaseToolConf) -> None:
+        self.sessions = session_service()
+        super().__init__(FlaskRequest(), tool_conf, session_service=self.sessions)
+        self.set_launch_data_lifetime(STATE_LIFETIME)
+        self.state: str | None = None
+        self.nonce: str | None = None
+
+    def validate_oidc_login(self) -> Any:
+        try:
+            registration = super().validate_oidc_login()
+        except OIDCException as error:
+            iss = self._get_request_param("iss")
+            if not iss:
+                raise LaunchRejected("Login refused: the request names no issuer (iss).") from error
+            if not self._get_request_param("login_hint"):
+                raise LaunchRejected("Login refused: the request has no login_hint.") from error
+            raise LaunchRejected(
+                "Login refused: this platform (issuer and client id) is not registered with "
+                "the tool, or its registration is not active."
+            ) from error
+        target = self._get_request_param("target_link_uri")
+        base = current_app.config["BASE_URL"]
+        if target and not (target == base or target.startswith(base + "/")):
+            # Core §5.1.1.1: the tool MUST check target_link_uri is one of its own.
+            raise LaunchRejected("Login refused: target_link_uri is not an address of this tool.")
+        return registration
+
+    def authorization_url(self, storage_target: str | None) -> str:
+        """Validate the login, issue a state and nonce, and return the platform's
+        authorization URL (the browser goes there next)."""
+        url = self._prepare_redirect_url(launch_url())
+        query = parse_qs(urlsplit(url).query)
+        self.state, self.nonce = query["state"][0], query["nonce"][0]
+        self.sessions.save_state_params(
+            self.state,
+            {
+                "nonce": self.nonce,
+                "storage_target": storage_target or None,
+                "platform_origin": _origin(self._registration.get_auth_login_url() or ""),
+            },
+        )
+        return url
+
+    @property
+    def platform(self) -> Platform:
+        platform = self._tool_config.platform
+        assert platform is not None, "validate_oidc_login found it"
+        return platform
+
+    def cookie_response(self, response: Any) -> Any:
+        """Attach the state cookie pylti1p3 prepared to our own response."""
+        self._cookie_service.update_response(response)
+        return response
+
+
+class ToolMessageLaunch(FlaskMessageLaunch):
+    """An id_token POSTed to /lti/launch, validated with the gaps closed."""
+
+    def __init__(
+        self,
+        tool_conf: DatabaseToolConf,
+        *,
+        state_confirmed: str | None = None,
+        request_data: dict[str, Any] | None = None,
+    ) -> None:
+        self.sessions = session_service()
+        super().__init__(
+            FlaskRequest(request_data=request_data), tool_conf, session_service=self.sessions
+        )
+        self.tool_conf = tool_conf
+        self._state_confirmed = state_confirmed
+        self._expected_nonce: str | None = None
+        self.set_public_key_caching(launch_storage(), cache_lifetime=KEY_SET_CACHE)
+
+    # -- order: the nonce is consumed only once the signature is known good, so
+    # a forged token cannot burn a genuine nonce.
+    def validate(self) -> ToolMessageLaunch:
+        if self._restored:
+            raise LaunchRejected("A restored launch cannot be validated again.")
+        self._validated = True
+        try:
+            (
+                self.validate_state()
+                .validate_jwt_format()
+                .validate_registration()
+                .validate_jwt_signature()
+                .validate_nonce()
+                .validate_deployment()
+                .validate_message()
+                .save_launch_data()
+            )
+        except LtiException as error:
+            self._validated = False
+            raise LaunchRejected(f"Launch refused: {error}") from error
+        except Exception:
+            self._validated = False
+            raise
+        return self
+
+    def validate_state(self) -> ToolMessageLaunch:
+        state = self._get_request_param("state")
+        if not state:
+            raise LaunchRejected("Launch refused: the state parameter is missing.")
+        params = self.sessions.pop_state_params(state)
+        if params is None:
+            raise LaunchRejected(
+                "Launch refused: unknown, expired or already used state. Open the tool "
+                "again from the course."
+            )
+        from_cookie = self._cookie_service.get_cookie(state)
+        if from_cookie != state and self._state_confirmed != state:
+            raise LaunchRejected(
+                "Launch refused: the state does not match this browser's login (state "
+                "mismatch; the browser may block the tool's cookies). Open the tool again "
+                "from the course."
+            )
+        self._expected_nonce = str(params.get("nonce") or "")
+        return self
+
+    def validate_jwt_format(self) -> ToolMessageLaunch:
+        id_token = self._get_id_token()
+        if id_token.count(".") != 2:
+            raise LaunchRejected("Launch refused: the id_token is not a three-part JWT.")
+        super().validate_jwt_format()
+        header = self._jwt.get("header", {})
+        alg = header.get("alg")
+        if alg not in ACCEPTED_ALGORITHMS:
+            raise LaunchRejected(
+                f"Launch refused: the id_token is signed with {alg!r}; only RS256 is accepted."
+            )
+        if not header.get("kid"):
+            raise LaunchRejected("Launch refused: the id_token header has no kid.")
+        body = self._jwt.get("body")
+        if not isinstance(body, dict):
+            raise LaunchRejected("Launch refused: the id_token body is not a JSON object.")
+        return self
+
+    def get_client_id(self) -> str:
+        body = self._get_jwt_body()
+        aud = body.get("aud")
+        azp = body.get("azp")
+        audiences = aud if isinstance(aud, list) else [aud] if isinstance(aud, str) else []
+        if not audiences or not all(isinstance(a, str) and a for a in audiences):
+            raise LaunchRejected("Launch refused: the id_token has no audience (aud).")
+        if azp is not None:
+            # Security Framework §5.1.3 step 4-5: azp, when present, is our client id.
+            if not isinstance(azp, str) or azp not in audiences:
+                raise LaunchRejected("Launch refused: azp is not one of the token's audiences.")
+            return azp
+        if len(audiences) > 1:
+            raise LaunchRejected(
+                "Launch refused: the token names several audiences and no azp claim."
+            )
+        return audiences[0]
+
+    def validate_registration(self) -> ToolMessageLaunch:
+        try:
+            super().validate_registration()
+        except LtiException as error:
+            raise LaunchRejected(
+                "Launch refused: unknown issuer or client id (no active registration matches "
+                "the token's iss and aud/azp)."
+            ) from error
+        return self
+
+    def get_public_key(self) -> tuple[str, str]:
+        try:
+            return super().get_public_key()
+        except LtiException:
+            pass
+        # The platform may have rotated its keys since the key set was cached:
+        # forget the cached set and fetch it once more.
+        assert self._registration is not None
+        self._registration.set_key_set(None)
+        url = self._registration.get_key_set_url() or ""
+        storage = self._public_key_cache_data_storage
+        if isinstance(storage, DatabaseLaunchDataStorage):
+            storage.pop_value("key-set-url-" + hashlib.md5(url.encode()).hexdigest())  # noqa: S324
+        try:
+            return super().get_public_key()
+        except LtiException as error:
+            kid = self._jwt.get("header", {}).get("kid")
+            raise LaunchRejected(
+                f"Launch refused: the platform's key set has no RS256 key with kid {kid!r}."
+            ) from error
+
+    def validate_jwt_signature(self) -> ToolMessageLaunch:
+        public_key, _alg = self.get_public_key()
+        client_id = self.get_client_id()
+        try:
+            jwt.decode(
+                self._get_id_token(),
+                public_key,
+                algorithms=list(ACCEPTED_ALGORITHMS),
+                audience=client_id,
+                issuer=self.get_iss(),
+                leeway=CLOCK_SKEW,
+                options={"require": ["exp", "iat", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise LaunchRejected("Launch refused: the id_token has expired (exp).") from error
+        except jwt.ImmatureSignatureError as error:
+            raise LaunchRejected(
+                "Launch refused: the id_token is issued in the future (iat beyond the "
+                "allowed clock skew)."
+            ) from error
+        except jwt.MissingRequiredClaimError as error:
+            raise LaunchRejected(
+                f"Launch refused: the id_token lacks the required {error.claim!r} claim."
+            ) from error
+        except jwt.InvalidAudienceError as error:
+            raise LaunchRejected(
+                "Launch refused: the id_token's audience (aud) is not this tool's client id."
+            ) from error
+        except jwt.InvalidSignatureError as error:
+            raise LaunchRejected("Launch refused: the id_token signature is invalid.") from error
+        except jwt.InvalidTokenError as error:
+            raise LaunchRejected(f"Launch refused: invalid id_token ({error}).") from error
+        return self
+
+    def validate_nonce(self) -> ToolMessageLaunch:
+        nonce = self._get_jwt_body().get("nonce")
+        if not nonce:
+            raise LaunchRejected("Launch refused: the id_token has no nonce.")
+        if not self.sessions.check_nonce(str(nonce)):
+            raise LaunchRejected("Launch refused: the nonce was already used or never issued.")
+        if nonce != self._expected_nonce:
+            raise LaunchRejected("Launch refused: the nonce is not the one issued for this login.")
+        return self
+
+    def validate_deployment(self) -> ToolMessageLaunch:
+        if not self._get_jwt_body().get(CLAIM + "deployment_id"):
+            raise LaunchRejected("Launch refused: the deployment_id claim is missing.")
+        try:
+            super().validate_deployment()
+        except LtiException as error:
+            raise LaunchRejected(
+                "Launch refused: unknown deployment_id for this registration."
+            ) from error
+        return self
+
+    def validate_message(self) -> ToolMessageLaunch:
+        body = self._get_jwt_body()
+        if not body.get("sub"):
+            raise LaunchRejected("Launch refused: the sub claim is missing or empty.")
+        version = body.get(CLAIM + "version")
+        if version is None:
+            raise LaunchRejected("Launch refused: the LTI version claim is missing.")
+        if version != "1.3.0":
+            raise LaunchRejected(f"Launch refused: LTI version {version!r}; 1.3.0 is expected.")
+        message_type = body.get(CLAIM + "message_type")
+        if not message_type:
+            raise LaunchRejected("Launch refused: the message_type claim is missing.")
+        if message_type not in MESSAGE_TYPES:
+            raise LaunchRejected(f"Launch refused: unsupported message type {message_type!r}.")
+        if not isinstance(body.get(CLAIM + "roles"), list):
+            raise LaunchRejected("Launch refused: the roles claim is missing.")
+        if message_type == "LtiResourceLinkRequest":
+            link = body.get(CLAIM + "resource_link")
+            if not isinstance(link, dict) or not link.get("id"):
+                raise LaunchRejected("Launch refused: the resource_link id is missing.")
+        super().validate_message()
+        return self
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        return dict(self._get_jwt_body())
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def new_tool_conf() -> DatabaseToolConf:
+    session = db.session
+    # The first tool key is written and committed now: the launch store writes on its
+    # own connection, and SQLite would make it wait for this session's open write.
+    keys.signing_key(session)
+    session.commit()
+    return DatabaseToolConf(session)
+
+
+def request_is_iframe() -> bool:
+    """Fetch metadata says whether the browser loads this page in a frame."""
+    return request.headers.get("Sec-Fetch-Dest") == "iframe"
