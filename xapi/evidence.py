@@ -179,6 +179,22 @@ def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
     return rederive_in_chunks(session, sorted(pending), reason="learner identity changed").touched
 
 
+def rederive_all(session: Session) -> tuple[int, EvidenceChange]:
+    """Recompute all evidence from every stored statement; idempotent.
+
+    For repairs and revisions: a competency added to the référentiel after statements
+    tagged it, users written without :func:`resolve_pending_for_user`, or a user first
+    seen while one of their statements was being stored (each transaction then misses
+    the other). Returns how many statements were looked at and what changed.
+    """
+    learners.remember_all_keys(session)
+    statement_ids = set(session.scalars(select(Statement.id).where(~Statement.voided)))
+    statement_ids |= set(session.scalars(select(Evidence.statement_id)))
+    return len(statement_ids), rederive_in_chunks(
+        session, sorted(statement_ids), reason="recomputed"
+    )
+
+
 def _wanted_evidence(
     session: Session, statements: Sequence[Statement], base_url: str | None
 ) -> dict[_EvidenceKey, dict[str, Any]]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, column, delete, func, select, table
+from sqlalchemy import Integer, String, column, delete, func, insert, select, table
 from sqlalchemy.orm import Session
 
 from xapi import actors
@@ -120,6 +120,21 @@ def remember_keys(session: Session, user_id: int, keys: set[str]) -> None:
     for key in sorted(keys - known):
         session.add(LearnerKey(actor_key=key, user_id=user_id))
     session.flush()
+
+
+def remember_all_keys(session: Session) -> int:
+    """Rebuild every user's known keys from ``lti_user`` (repair, or users written by
+    code that never called :func:`xapi.evidence.resolve_pending_for_user`)."""
+    rows = []
+    for user_id, issuer, sub, email in session.execute(
+        select(lti_user.c.id, lti_user.c.issuer, lti_user.c.sub, lti_user.c.email)
+    ):
+        keys = {actors.account_key(issuer, sub)} | (actors.email_keys(email) if email else set())
+        rows += [{"actor_key": key, "user_id": user_id} for key in sorted(keys)]
+    session.execute(delete(LearnerKey))
+    if rows:
+        session.execute(insert(LearnerKey), rows)
+    return len(rows)
 
 
 def _from_learner_keys(

@@ -54,6 +54,8 @@ def add_rules(
         competency = competency_by_iri(session, iri.strip(), base_url)
         if competency is None:
             raise MappingRuleError(f"no competency has the IRI {iri.strip()}")
+        if competency.retired_at is not None:
+            raise MappingRuleError(f"the competency {iri.strip()} is retired from its référentiel")
         competencies.append(competency)
 
     rules: list[MappingRule] = []

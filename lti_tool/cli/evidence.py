@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from lti_tool.database import db
 from lti_tool.evidence_export import COLUMNS, EvidenceFilter, evidence_rows
 from lti_tool.spreadsheet_csv import csv_text
+from xapi.evidence import rederive_all
 
 
 @click.group("evidence")
@@ -69,3 +70,21 @@ def list_command(
         return
     output.write_text(text, encoding="utf-8", newline="")
     click.echo(f"Wrote {len(rows)} evidence rows to {output} ({output_format}).")
+
+
+@evidence_group.command("rederive")
+@with_appcontext
+def rederive_command() -> None:
+    """Recompute all evidence from the stored statements (after a référentiel revision,
+    or to repair); idempotent."""
+    session = db.session
+    try:
+        count, change = rederive_all(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    click.echo(
+        f"Recomputed evidence from {count} statements: {change.added} added, "
+        f"{change.withdrawn} withdrawn."
+    )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskCliRunner
+from sqlalchemy.orm import Session
 from xapi_samples import MOODLE, OTHER_MOODLE, cmi5_passed, competency_iri
 
 from lti_tool.cli import main
@@ -117,3 +118,21 @@ def test_csv_neutralises_cells_that_a_spreadsheet_would_evaluate(
     row = result.output.splitlines()[1].split(",")
     assert row[1:3] == ["'=1+1", "'@SUM(A1:A9)"]
     assert "-0.5" in row  # our own numbers stay numbers
+
+
+def test_rederive_turns_statements_of_users_never_resolved_into_evidence_once(
+    session: Session,
+    runner: FlaskCliRunner,
+    referentiel: dict[str, Competency],
+    make_user: Callable[..., LtiUser],
+    store: Store,
+) -> None:
+    store(cmi5_passed("42", "bloc-2/C9", scaled=0.85))
+    make_user("42")  # written by code that did not call resolve_pending_for_user
+
+    first = runner.invoke(main, ["evidence", "rederive"])
+    again = runner.invoke(main, ["evidence", "rederive"])
+
+    assert first.output == "Recomputed evidence from 1 statements: 1 added, 0 withdrawn.\n"
+    assert again.output == "Recomputed evidence from 1 statements: 0 added, 0 withdrawn.\n"
+    assert len(listed(runner)) == 1

@@ -4,6 +4,7 @@ removal withdraws only the evidence nothing else gives."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskCliRunner
@@ -213,3 +214,20 @@ def test_map_add_with_a_prefix_backfills_statements_naming_the_quiz_as_parent(
     assert result.exit_code == 0, result.output
     assert result.output.endswith("1 evidence added from stored statements.\n")  # id=12, not 22
     assert pairs(session) == {(learner.id, referentiel["bloc-1/C2"].id)}
+
+
+def test_map_add_refuses_a_retired_competency(
+    session: Session, runner: FlaskCliRunner, referentiel: dict[str, Competency]
+) -> None:
+    referentiel["bloc-2/C10"].retired_at = datetime.now(UTC)
+    session.commit()
+
+    result = runner.invoke(
+        main,
+        ["xapi", "map", "add", "--activity", QUIZ, "--competency", competency_iri("bloc-2/C10")],
+    )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: the competency {competency_iri('bloc-2/C10')} is retired from its référentiel\n"
+    )
