@@ -170,13 +170,19 @@ def pull(
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[PullReport], None] | None = None,
+    from_start: bool = False,
 ) -> PullReport:
-    """Take every statement stored remotely since the last run; commit page by page."""
+    """Take every statement stored remotely since the last run; commit page by page.
+
+    ``from_start`` reads the remote from its first statement again (those already here
+    are skipped): for remotes whose ``since`` does not filter on ``stored`` as xAPI
+    says (Ralph 5.1's file backend filters on ``timestamp``).
+    """
     report = PullReport()
     cursor = source_row(session, endpoint, key)
     session.commit()
     params = {"ascending": "true", "limit": str(page_size)}
-    if cursor.since:
+    if cursor.since and not from_start:
         params["since"] = cursor.since
     text = source.first_page(params)
     while True:
@@ -187,8 +193,13 @@ def pull(
         cursor = source_row(session, endpoint, key)
         if newest is not None:
             # One millisecond back: statements sharing the last stored time but cut off
-            # by the page end come again next run and are skipped as identical.
-            cursor.since = format_stored(newest - timedelta(milliseconds=1))
+            # by the page end come again next run and are skipped as identical. The
+            # cursor only moves forward, whatever order the remote's pages come in.
+            since = format_stored(newest - timedelta(milliseconds=1))
+            if cursor.since is None or parse_timestamp(since, "since") > parse_timestamp(
+                cursor.since, "since"
+            ):
+                cursor.since = since
         cursor.pulled += report.stored - before
         cursor.conflicts = len(report.conflicts)
         session.commit()

@@ -176,9 +176,21 @@ def revoke_command(key: str) -> None:
     "--interval", default=60.0, show_default=True, type=float, help="Seconds between polls."
 )
 @click.option("--timeout", default=30.0, show_default=True, type=float, help="HTTP timeout.")
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="Read the remote from its first statement again (for LRSs whose 'since' "
+    "filters on timestamp, such as Ralph's file backend).",
+)
 @with_appcontext
 def pull_command(
-    endpoint: str, key: str, secret: str, follow: bool, interval: float, timeout: float
+    endpoint: str,
+    key: str,
+    secret: str,
+    follow: bool,
+    interval: float,
+    timeout: float,
+    from_start: bool,
 ) -> None:
     """Take the statements of another LRS, resuming where the last run stopped.
 
@@ -186,7 +198,7 @@ def pull_command(
     """
     remote = RemoteLrsSource(endpoint, key, secret, timeout=timeout)
     while True:
-        report = pull(db.session, remote, endpoint, key)
+        report = pull(db.session, remote, endpoint, key, from_start=from_start)
         click.echo(
             f"Pulled {report.stored} new statement(s) from {endpoint} in {report.pages} "
             f"page(s); {report.skipped_identical} already here, "
