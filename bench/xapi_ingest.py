@@ -239,12 +239,22 @@ def start_ralph(venv: Path) -> Target:
 
 
 def fresh_postgres(url: str) -> str:
+    """An empty schema in that database (created when missing). The schema is replaced
+    rather than the database dropped: DROP DATABASE waits for a checkpoint."""
     target = make_url(url)
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
+    engine = create_engine(target)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
     return url
 
 
@@ -295,7 +305,7 @@ def main() -> None:
         default=os.environ.get(
             "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/lti_tool_bench"
         ),
-        help="a database this script may drop and create",
+        help="a database whose public schema this script may replace",
     )
     parser.add_argument("--singles", type=int, default=300)
     parser.add_argument("--batches", type=int, default=20)

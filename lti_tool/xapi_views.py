@@ -166,7 +166,7 @@ def statements() -> ResponseReturnValue:
     _check_version(xreq.headers)
     credential = _authenticate(xreq.headers)
     if xreq.method in ("GET", "HEAD"):
-        response = _get(xreq)
+        response = _get(xreq, credential)
     elif xreq.method == "PUT":
         response = _put(xreq, credential)
     elif xreq.method == "POST":
@@ -323,7 +323,7 @@ def _json_or_multipart(
     return Response(body, status=200, content_type=content_type)
 
 
-def _get(xreq: XapiRequest) -> Response:
+def _get(xreq: XapiRequest, credential: Credential) -> Response:
     """One statement by id, or a filtered list with ``more`` (Communication §2.1.3)."""
     params = xreq.params
     single = [name for name in ("statementId", "voidedStatementId") if name in params]
@@ -333,7 +333,12 @@ def _get(xreq: XapiRequest) -> Response:
                 "statementId and voidedStatementId go alone (with format and attachments only)"
             )
         fmt, attachments = parse_format(params)
-        row = get_statement(db.session, params[single[0]], voided=single[0] == "voidedStatementId")
+        row = get_statement(
+            db.session,
+            params[single[0]],
+            voided=single[0] == "voidedStatementId",
+            platform_issuer=credential.platform_issuer,
+        )
         document = formatted(statement_document(row), fmt, _languages())
         response = _json_or_multipart(document, [document], attachments)
         response.last_modified = row.stored
@@ -344,7 +349,7 @@ def _get(xreq: XapiRequest) -> Response:
         query = query_from_token(params["more"], current_app.config["SECRET_KEY"])
     else:
         query = parse_query(params)
-    rows, has_more = find_statements(db.session, query)
+    rows, has_more = find_statements(db.session, query, credential.platform_issuer)
     documents = [formatted(statement_document(row), query.format, _languages()) for row in rows]
     more = ""
     if has_more and rows:

@@ -205,17 +205,33 @@ def _select(query: StatementQuery) -> Select[tuple[Statement]]:
     return statement.order_by(Statement.stored.desc(), Statement.id.desc())
 
 
-def find_statements(session: Session, query: StatementQuery) -> tuple[list[Statement], bool]:
-    """One page of matching statements and whether more follow."""
-    rows = list(session.scalars(_select(query).limit(query.limit + 1)).all())
+def find_statements(
+    session: Session, query: StatementQuery, platform_issuer: str | None = None
+) -> tuple[list[Statement], bool]:
+    """One page of matching statements and whether more follow.
+
+    ``platform_issuer``: the reader's credential is bound to that platform and only
+    sees what credentials of the same platform stored (tenant isolation).
+    """
+    statement = _select(query)
+    if platform_issuer is not None:
+        statement = statement.where(Statement.platform_issuer == platform_issuer)
+    rows = list(session.scalars(statement.limit(query.limit + 1)).all())
     return rows[: query.limit], len(rows) > query.limit
 
 
-def get_statement(session: Session, statement_id: str, *, voided: bool) -> Statement:
+def get_statement(
+    session: Session, statement_id: str, *, voided: bool, platform_issuer: str | None = None
+) -> Statement:
     """The statement by id (``voided``: the voidedStatementId form, which only answers
-    voided statements; the statementId form never answers them)."""
+    voided statements; the statementId form never answers them). A reader bound to a
+    platform gets 404 for statements another platform's credentials stored."""
     row = session.get(Statement, statement_id.lower())
-    if row is None or row.voided != voided:
+    if (
+        row is None
+        or row.voided != voided
+        or (platform_issuer is not None and row.platform_issuer != platform_issuer)
+    ):
         kind = "voided statement" if voided else "statement"
         raise StatementNotFound(f"no {kind} with id {statement_id}")
     return row

@@ -325,3 +325,21 @@ def test_head_answers_like_get_without_a_body(lrs: Lrs, sample: Sample) -> None:
     response = lrs.client.head("/xapi/statements", headers=lrs.headers())
     assert response.status_code == 200 and response.data == b""
     assert "X-Experience-API-Consistent-Through" in response.headers
+
+
+def test_platform_bound_credential_reads_only_its_platforms_statements(
+    client: FlaskClient, app: Flask, lrs: Lrs, sample: Sample
+) -> None:
+    from xapi.credentials import create_credential
+
+    with app.app_context():
+        a = create_credential(db.session, "Moodle A", "https://moodle.example.org")
+        b = create_credential(db.session, "Moodle B", "https://moodle-b.example.org")
+        db.session.commit()
+    moodle_a = Lrs(client, a.credential.key, a.secret)
+    moodle_b = Lrs(client, b.credential.key, b.secret)
+    [ident] = moodle_a.post(sample("moodle_quiz_completed")).json
+    assert [s["id"] for s in moodle_a.get().json["statements"]] == [ident]
+    assert moodle_b.get().json["statements"] == []
+    assert moodle_b.get(statementId=ident).status_code == 404
+    assert lrs.get(statementId=ident).status_code == 200  # an unbound credential sees all
