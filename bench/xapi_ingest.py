@@ -303,7 +303,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/lti_tool_bench"
+            "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/lti_tool_bench_lrs"
         ),
         help="a database whose public schema this script may replace",
     )
@@ -346,11 +346,19 @@ def main() -> None:
     results: list[Target] = []
     for label, start in starters:
         print(f"… {label}", file=sys.stderr)
-        target = start()
+        try:
+            target = start()
+        except Exception as error:  # one target down must not lose the others' figures
+            print(f"{label} skipped: could not start ({error})", file=sys.stderr)
+            continue
         try:
             run(target, args.singles, args.batches)
         finally:
             target.stop()
+        print(
+            f"  {target.name}: " + ", ".join(f"{k} {v:.0f}/s" for k, v in target.rates.items()),
+            file=sys.stderr,
+        )
         results.append(target)
 
     columns = list(results[0].rates) if results else []
