@@ -15,6 +15,12 @@ ROW_HEIGHT = 28
 LABEL_WIDTH = 80
 
 
+def bloc_short(key: str) -> str:
+    """How pages name a bloc in a few characters: ``bloc-7a`` → ``7a`` (the two optional
+    Bloc 7 tracks share the number 7, so the number alone would not tell them apart)."""
+    return key.removeprefix("bloc-")
+
+
 @dataclass(frozen=True)
 class Bar:
     short: str  # e.g. "Bloc 1"

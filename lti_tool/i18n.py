@@ -36,6 +36,9 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
     babel.init_app(app, locale_selector=select_locale, default_domain="messages")
+    from lti_tool.charts import bloc_short
+
+    app.jinja_env.filters["bloc_short"] = bloc_short
     app.jinja_env.globals.update(
         format_datetime=format_datetime, format_date=format_date, format_percent=format_percent
     )

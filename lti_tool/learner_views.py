@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from lti_tool import charts
 from lti_tool.access import require_launch
+from lti_tool.charts import bloc_short
 from lti_tool.course_scope import course_of, placement_of
 from lti_tool.database import db
 from lti_tool.exceptions import NotFound
@@ -36,7 +37,7 @@ def progress() -> ResponseReturnValue:
     placement = placement_of(db.session, g.launch)
     mine = progress_of(db.session, _me(), placement, g.launch.locale)
     chart = charts.bloc_progress_chart(
-        [(f"{b.bloc.number}", b.bloc.title, b.reached, b.total) for b in mine.blocs]
+        [(bloc_short(b.bloc.key), b.bloc.title, b.reached, b.total) for b in mine.blocs]
     )
     return render_template(
         "learner/progress.html", course=course, placement=placement, mine=mine, chart=chart

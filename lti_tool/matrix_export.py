@@ -14,6 +14,7 @@ from flask_babel import gettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from lti_tool.charts import bloc_short
 from lti_tool.class_matrix import ClassMatrix
 from lti_tool.spreadsheet_csv import csv_text
 
@@ -22,7 +23,7 @@ def matrix_table(matrix: ClassMatrix) -> list[list[Any]]:
     """Header row then one row per learner: name, email, reached, each competency's state."""
     header = [gettext("Learner"), gettext("Email"), gettext("Competencies reached")]
     header += [
-        gettext("Bloc %(n)s", n=group.bloc.number) + f" · {c.code}"
+        gettext("Bloc %(n)s", n=bloc_short(group.bloc.key)) + f" · {c.code}"
         for group in matrix.groups
         for c in group.competencies
     ]

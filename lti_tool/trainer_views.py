@@ -16,6 +16,7 @@ from lti_tool import charts
 from lti_tool.access import Role, launch_url, require_launch
 from lti_tool.achievement import jury
 from lti_tool.achievement.exceptions import AchievementError
+from lti_tool.charts import bloc_short
 from lti_tool.class_matrix import ClassMatrix, MatrixFilters, build_matrix
 from lti_tool.competency_states import STATES, cell_markup, state_label, state_symbol
 from lti_tool.course_scope import (
@@ -59,7 +60,10 @@ def dashboard() -> ResponseReturnValue:
     """The class matrix with server-side filters (bloc, state, learner name)."""
     course, placement, matrix = _matrix()
     distribution = charts.distribution_chart(
-        [(c.code, c.text, matrix.distribution[c.id]) for c in matrix.competencies]
+        [
+            (f"{bloc_short(c.bloc.key)}·{c.code}", c.text, matrix.distribution[c.id])
+            for c in matrix.competencies
+        ]
     )
     return render_template(
         "trainer/dashboard.html",
@@ -84,9 +88,9 @@ def _learner_page(
     timeline = evidence_of(
         db.session, person.id, [c.id for c in placement.competencies], g.launch.locale
     )
-    codes = {c.id: f"{c.bloc.number}·{c.code}" for c in placement.competencies}
+    codes = {c.id: f"{bloc_short(c.bloc.key)}·{c.code}" for c in placement.competencies}
     chart = charts.bloc_progress_chart(
-        [(f"{b.bloc.number}", b.bloc.title, b.reached, b.total) for b in progress.blocs]
+        [(bloc_short(b.bloc.key), b.bloc.title, b.reached, b.total) for b in progress.blocs]
     )
     blocs_by_id = {b.id: b for b in placement.blocs}
     return render_template(
