@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # a SQLite file in the instance folder
     # "full": each commit waits for the disk; "relaxed": see lti_tool.database.make_engine
     "DATABASE_DURABILITY": "full",
+    "XAPI_MAX_BODY_BYTES": 32 * 1024 * 1024,  # one xAPI request, attachments included
     "SECRET_KEY": None,  # generated once and kept in the instance folder
     "TOOL_NAME": "Compétences DIPLOVIS",
     "DEFAULT_LOCALE": "fr",
@@ -32,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Variables whose text is turned into another type.
-_INT_KEYS = {"TRUSTED_PROXIES"}
+_INT_KEYS = {"TRUSTED_PROXIES", "XAPI_MAX_BODY_BYTES"}
 _BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
 
 

@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
@@ -80,6 +81,15 @@ class XapiRequest:
 
 def response_version() -> str:
     return str(g.get("xapi_version", SUPPORTED_VERSIONS[0]))
+
+
+@bp.before_request
+def _limit_body() -> None:
+    """Bodies above XAPI_MAX_BODY_BYTES (statements and their attachments) get 413."""
+    limit = int(current_app.config["XAPI_MAX_BODY_BYTES"])
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"an xAPI request body is limited to {limit} bytes")
+    request.max_content_length = limit  # bodies sent without a length
 
 
 @bp.after_app_request

@@ -343,3 +343,13 @@ def test_platform_bound_credential_reads_only_its_platforms_statements(
     assert moodle_b.get().json["statements"] == []
     assert moodle_b.get(statementId=ident).status_code == 404
     assert lrs.get(statementId=ident).status_code == 200  # an unbound credential sees all
+
+
+def test_body_above_the_limit_gets_413_with_the_version_header(
+    lrs: Lrs, app: Flask, sample: Sample
+) -> None:
+    app.config["XAPI_MAX_BODY_BYTES"] = 1000
+    response = lrs.post([sample("moodle_quiz_completed")] * 3)
+    assert response.status_code == 413
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert count_statements(app) == 0
