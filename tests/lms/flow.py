@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.cookiejar
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import lxml.html
 import requests
@@ -149,4 +149,4 @@ class LaunchFlow:
         )
         if complete.status_code != 200 or "redirect" not in complete.json():
             return complete
-        return browser.get(complete.json()["redirect"], timeout=10)
+        return browser.get(urljoin(self.tool_url, complete.json()["redirect"]), timeout=10)

@@ -126,6 +126,7 @@ class TestPlatform:
         self.registration_tokens: set[str] = set()
         self.registrations: list[dict[str, Any]] = []
         self.extra_keys: list[dict[str, Any]] = []
+        self.last_client_id: str | None = None
 
     # -- lifecycle
     def start(self) -> TestPlatform:
@@ -479,6 +480,7 @@ class TestPlatform:
                 return jsonify({"error": "invalid_client_metadata", "problems": problems}), 400
             self.registrations.append(body)
             client_id = "".join(secrets.choice(string.ascii_letters) for _ in range(15))
+            self.last_client_id = client_id
             deployment_id = str(len(self.registrations))
             answer = dict(body)
             answer["client_id"] = client_id

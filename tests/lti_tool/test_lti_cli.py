@@ -12,12 +12,25 @@ from lti_tool.cli import main
 from lti_tool.models.platform import Platform
 
 ADD = [
-    "platform", "add", "--issuer", "https://moodle.example.org", "--client-id", "abc123",
-    "--auth-login-url", "https://moodle.example.org/mod/lti/auth.php",
-    "--auth-token-url", "https://moodle.example.org/mod/lti/token.php",
-    "--key-set-url", "https://moodle.example.org/mod/lti/certs.php",
-    "--deployment-id", "1", "--deployment-id", "2", "--name", "Moodle",
-]  # fmt: skip
+    "platform",
+    "add",
+    "--issuer",
+    "https://moodle.example.org",
+    "--client-id",
+    "abc123",
+    "--auth-login-url",
+    "https://moodle.example.org/mod/lti/auth.php",
+    "--auth-token-url",
+    "https://moodle.example.org/mod/lti/token.php",
+    "--key-set-url",
+    "https://moodle.example.org/mod/lti/certs.php",
+    "--deployment-id",
+    "1",
+    "--deployment-id",
+    "2",
+    "--name",
+    "Moodle",
+]
 
 
 def invoke(runner: FlaskCliRunner, args: list[str]):  # type: ignore[no-untyped-def]

@@ -1,0 +1,278 @@
+"""Deep Linking 2.0, Names and Role Provisioning 2.0 and Dynamic Registration 1.0,
+end to end over HTTP between the live tool and the test LMS."""
+
+from __future__ import annotations
+
+import json
+
+import lxml.html
+import pytest
+import requests
+from sqlalchemy import select
+
+from lti_tool.cli import main
+from lti_tool.database import db
+from lti_tool.models.people import CourseContext, LtiUser, Membership
+from lti_tool.models.platform import Platform
+from lti_tool.models.resource_link import ResourceLink
+from lti_tool.nrps import refresh_roster
+from tests.lms.flow import LaunchFlow, form_fields
+from tests.lms.platform import DL, LIS, LTI, NRPS_SCOPE, TestPlatform
+
+# -- Deep Linking 2.0
+
+
+def deep_linking_page(flow: LaunchFlow, browser: requests.Session, role: str = "instructor"):  # type: ignore[no-untyped-def]
+    return flow.launch(role, browser=browser, message_type="LtiDeepLinkingRequest")
+
+
+def test_deep_linking_returns_a_signed_resource_link_with_the_chosen_bloc_and_a_line_item(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    browser = requests.Session()
+    page = deep_linking_page(launch_flow, browser)
+    assert page.status_code == 200, page.text
+    form = lxml.html.fromstring(page.text).forms[0]
+    choices = [i.get("value") for i in form.inputs if i.get("name") == "placement"]
+    assert choices[0] == "diplovis-bgdc" and len(choices) > 1  # whole référentiel, then blocs
+    bloc_choice = choices[1]
+    fields = {k: v for k, v in form.form_values() if k != "placement"}
+    fields["placement"] = bloc_choice
+    response = browser.post(f"{launch_flow.tool_url}/lti/deep-link", data=fields, timeout=10)
+    assert response.status_code == 200, response.text
+    action, posted = form_fields(response.text)
+    assert action == f"{lms.url}/deep_link_return" and set(posted) == {"JWT"}
+    placed = browser.post(action, data=posted, timeout=10)  # the platform checks it all
+    assert placed.status_code == 200, placed.text
+    claims = lms.deep_link_responses[-1]
+    assert claims[DL + "data"] == json.dumps(lms.deep_link_data)  # echoed (§4.2)
+    (item,) = claims[DL + "content_items"]
+    framework, bloc = bloc_choice.split("/")
+    assert item["type"] == "ltiResourceLink"
+    assert item["custom"] == {"framework": framework, "bloc": bloc}
+    assert item["lineItem"]["resourceId"] == bloc_choice
+    assert {"label", "scoreMaximum", "tag", "resourceId"} <= item["lineItem"].keys()
+
+
+def test_deep_linking_response_can_be_sent_only_once(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    browser = requests.Session()
+    page = deep_linking_page(launch_flow, browser)
+    fields = dict(lxml.html.fromstring(page.text).forms[0].form_values())
+    first = browser.post(f"{launch_flow.tool_url}/lti/deep-link", data=fields, timeout=10)
+    assert first.status_code == 200
+    again = browser.post(f"{launch_flow.tool_url}/lti/deep-link", data=fields, timeout=10)
+    assert again.status_code == 400 and "has expired" in again.text
+
+
+def test_learner_cannot_place_the_tool_by_deep_linking(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    page = deep_linking_page(launch_flow, requests.Session(), role="learner")
+    assert page.status_code == 400 and "teacher or an administrator" in page.text
+
+
+def test_launch_of_a_placed_bloc_records_it_on_the_resource_link(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    page = launch_flow.launch("learner", custom={"framework": "diplovis-bgdc", "bloc": "bloc-2"})
+    assert page.status_code == 200, page.text
+    with live_tool.app.app_context():
+        link = db.session.scalar(select(ResourceLink))
+        assert link is not None and (link.framework_key, link.bloc_key) == (
+            "diplovis-bgdc",
+            "bloc-2",
+        )
+
+
+# -- Names and Role Provisioning 2.0
+
+
+def member(user_id: str, role: str, name: str, status: str = "Active") -> dict[str, object]:
+    return {
+        "user_id": user_id,
+        "roles": [LIS + f"membership#{role}"],
+        "name": name,
+        "status": status,
+    }
+
+
+def test_roster_refresh_lists_learners_who_never_launched_from_nrps_pages(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    lms.members["course-1"] = [
+        member("10", "Learner", "Bea Never-Launched"),
+        member("11", "Learner", "Cid Also-New"),
+        member("12", "Learner", "Dee Gone", status="Inactive"),
+        member("3", "Instructor", "Tina Trainer"),
+    ]
+    lms.nrps_page_size = 2  # two pages: the tool follows Link rel="next"
+    browser = requests.Session()
+    dashboard = launch_flow.launch("instructor", browser=browser, user="3")
+    assert dashboard.status_code == 200 and "/trainer/" in dashboard.url
+    form = lxml.html.fromstring(dashboard.text).xpath('//form[@data-testid="roster-refresh"]')[0]
+    refreshed = browser.post(
+        f"{launch_flow.tool_url}{form.action}", data=dict(form.form_values()), timeout=10
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert "Bea Never-Launched" in refreshed.text and "Cid Also-New" in refreshed.text
+    assert "Dee Gone" not in refreshed.text
+    assert lms.token_requests == [{"scopes": [NRPS_SCOPE]}]
+    with live_tool.app.app_context():
+        rows = db.session.execute(
+            select(LtiUser.sub, Membership.source, Membership.active, Membership.is_learner)
+            .join(Membership, Membership.user_id == LtiUser.id)
+            .order_by(LtiUser.sub)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("10", "nrps", True, True),
+        ("11", "nrps", True, True),
+        ("12", "nrps", False, True),
+        ("3", "launch", True, False),
+    ]
+
+
+def test_refresh_roster_marks_members_who_left_inactive(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    launch_flow.launch("learner", user="7")
+    lms.members["course-1"] = [member("8", "Learner", "New One")]
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        assert refresh_roster(db.session, context) == 1
+        db.session.commit()
+        rows = db.session.execute(
+            select(LtiUser.sub, Membership.active).join(
+                Membership, Membership.user_id == LtiUser.id
+            )
+        ).all()
+        states = {sub: active for sub, active in rows}
+    assert states == {"7": False, "8": True}
+
+
+def test_roster_refresh_by_a_learner_is_forbidden(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    browser = requests.Session()
+    page = launch_flow.launch("learner", browser=browser)
+    token = page.url.split("lt=")[1]
+    response = browser.post(
+        f"{launch_flow.tool_url}/lti/roster/refresh", data={"lt": token}, timeout=10
+    )
+    assert response.status_code in (400, 403)
+
+
+# -- Dynamic Registration 1.0
+
+
+def test_dynamic_registration_registers_the_tool_and_stores_platform_and_deployment(
+    lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    token = lms.new_registration_token()
+    page = requests.get(lms.registration_start_url(token), timeout=10)
+    assert page.status_code == 200, page.text
+    assert 'data-testid="registration-done"' in page.text
+    assert "lti/registration-close.js" in page.text  # posts org.imsglobal.lti.close
+    (sent,) = lms.registrations
+    config = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert sent["redirect_uris"] == [f"{live_tool.url}/lti/launch"]
+    assert sent["initiate_login_uri"] == f"{live_tool.url}/lti/login"
+    assert sent["jwks_uri"] == f"{live_tool.url}/lti/jwks"
+    assert NRPS_SCOPE in sent["scope"] and "lti-ags/scope/score" in sent["scope"]
+    assert {m["type"] for m in config["messages"]} == {
+        "LtiResourceLinkRequest",
+        "LtiDeepLinkingRequest",
+    }
+    with live_tool.app.app_context():
+        platform = db.session.scalar(select(Platform).where(Platform.client_id != lms.client_id))
+        assert platform is not None and platform.issuer == lms.issuer and platform.active
+        assert [d.deployment_id for d in platform.deployments] == ["1"]
+        assert platform.key_set_url == lms.jwks_url
+
+
+def test_dynamically_registered_platform_can_launch(lms: TestPlatform, live_tool) -> None:  # type: ignore[no-untyped-def]
+    requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    with live_tool.app.app_context():
+        platform = db.session.scalar(select(Platform).where(Platform.client_id != lms.client_id))
+        assert platform is not None
+        lms.client_id, lms.deployment_id = platform.client_id, "1"
+    page = LaunchFlow(lms, live_tool.url).launch("learner")
+    assert page.status_code == 200 and "/learner/" in page.url
+
+
+def test_dynamic_registration_without_a_valid_registration_token_fails_cleanly(
+    lms: TestPlatform,
+) -> None:
+    page = requests.get(lms.registration_start_url("not-a-token"), timeout=10)
+    assert page.status_code == 400 and "refused the registration (HTTP 401)" in page.text
+
+
+def test_dynamic_registration_token_is_single_use(lms: TestPlatform) -> None:
+    token = lms.new_registration_token()
+    assert requests.get(lms.registration_start_url(token), timeout=10).status_code == 200
+    again = requests.get(lms.registration_start_url(token), timeout=10)
+    assert again.status_code == 400 and "HTTP 401" in again.text
+
+
+def test_dynamic_registration_refuses_an_issuer_foreign_to_the_configuration_url(
+    lms: TestPlatform,
+) -> None:
+    lms.issuer = "https://moodle.example.org"  # claimed by a configuration served elsewhere
+    page = requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    assert page.status_code == 400
+    assert "issuer does not match the address its configuration came from" in page.text
+    assert lms.registrations == []
+
+
+def test_dynamic_registration_needs_the_openid_configuration_parameter(live_tool) -> None:  # type: ignore[no-untyped-def]
+    page = requests.get(f"{live_tool.url}/lti/register", timeout=10)
+    assert page.status_code == 400 and "openid_configuration" in page.text
+
+
+def test_pending_registration_refuses_logins_until_activated(lms: TestPlatform, live_tool) -> None:  # type: ignore[no-untyped-def]
+    live_tool.app.config["REGISTRATION_AUTO_ACTIVATE"] = False
+    requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    with live_tool.app.app_context():
+        platform = db.session.scalar(select(Platform).where(Platform.client_id != lms.client_id))
+        assert platform is not None and not platform.active
+        lms.client_id, lms.deployment_id = platform.client_id, "1"
+    hint = lms.prepare(lms.claims())
+    refused = requests.get(
+        f"{live_tool.url}/lti/login",
+        params=lms.login_parameters(hint),
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert refused.status_code == 400 and "not active" in refused.text
+    result = live_tool.app.test_cli_runner().invoke(
+        main, ["platform", "activate", lms.issuer, "--client-id", lms.client_id]
+    )
+    assert result.exit_code == 0, result.output
+    assert LaunchFlow(lms, live_tool.url).launch("learner").status_code == 200
+
+
+@pytest.mark.parametrize("claim", ["name", "email"])
+def test_claims_the_platform_does_not_share_keep_what_the_tool_knew(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool, claim: str
+) -> None:  # type: ignore[no-untyped-def]
+    launch_flow.launch("learner")
+    launch_flow.launch("learner", **{claim: None})
+    with live_tool.app.app_context():
+        user = db.session.scalar(select(LtiUser))
+        assert user is not None and (user.name, user.email) == ("Ada Lovelace", "ada@example.org")
+
+
+def test_context_records_nrps_and_ags_endpoints_from_the_launch(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    launch_flow.launch("instructor")
+    claims = lms.claims()
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        nrps = claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"]
+        assert context.nrps_url == nrps["context_memberships_url"]
+        assert context.ags_lineitems_url == f"{lms.url}/ags/course-1/lineitems"
+        assert context.deployment_id == claims[LTI + "deployment_id"]
