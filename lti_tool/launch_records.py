@@ -8,7 +8,6 @@ endpoints the context offers (NRPS, AGS).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.platform import Platform
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.roles import audience, is_instructor_role, is_learner_role
+from xapi.evidence import resolve_pending_for_user
 
 log = logging.getLogger(__name__)
 
@@ -139,27 +139,12 @@ def upsert_resource_link(
     return link
 
 
-def resolve_pending_evidence(session: Session, user_id: int) -> None:
-    """Statements received before the learner's first launch become evidence.
-
-    Integration point with the evidence engineer's ``xapi.evidence``: called when
-    the function exists, skipped (and logged at debug) when it does not yet.
-    """
-    try:
-        evidence = importlib.import_module("xapi.evidence")
-    except ImportError:
-        log.debug("xapi.evidence not available: pending statements not resolved")
-        return
-    resolve = getattr(evidence, "resolve_pending_for_user", None)
-    if resolve is not None:
-        resolve(session, user_id)
-
-
 def record_launch(session: Session, platform: Platform, claims: dict[str, Any]) -> LaunchContext:
     """Record the user, context, membership and resource link; return the page context."""
     roles = [r for r in claims.get(CLAIM + "roles", []) if isinstance(r, str)]
     user = upsert_user(session, platform.issuer, claims)
-    resolve_pending_evidence(session, user.id)
+    # Statements received before this launch (or under a new email) become evidence.
+    resolve_pending_for_user(session, user.id)
     context = upsert_context(session, platform, claims)
     link = None
     if context is not None:

@@ -23,6 +23,7 @@ from lti_tool.models.people import CourseContext, Membership
 from lti_tool.models.platform import Platform
 from lti_tool.tool_conf import find_platform, registration_for
 from referentiel.orm import utcnow
+from xapi.evidence import resolve_pending_for_users
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def refresh_roster(session: Session, context: CourseContext) -> int:
     """Bring the context's memberships in line with the platform; return the member count."""
     members = fetch_members(session, context)
     seen: set[int] = set()
+    members_seen: set[int] = set()
     for member in members:
         sub = member.get("user_id")
         if not isinstance(sub, str) or not sub:
@@ -78,6 +80,7 @@ def refresh_roster(session: Session, context: CourseContext) -> int:
         if membership.source != "launch":
             membership.source = "nrps"
         seen.add(membership.id)
+        members_seen.add(user.id)
     for membership in session.scalars(
         select(Membership).where(Membership.context_id == context.id)
     ):
@@ -85,5 +88,7 @@ def refresh_roster(session: Session, context: CourseContext) -> int:
             membership.active = False
     context.roster_synced_at = utcnow()
     session.flush()
+    # Members who never launched may already have statements: they become evidence.
+    resolve_pending_for_users(session, members_seen)
     log.info("NRPS roster for context %s: %d members", context.id, len(seen))
     return len(seen)

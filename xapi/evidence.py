@@ -157,25 +157,54 @@ def withdraw(session: Session, statement_ids: Iterable[str], *, reason: str) -> 
 
 def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
     """Turn the statements that name this user into evidence; call after a user is
-    created or updated (first launch, new email).
+    created or updated (every launch may call it: it costs two small queries when the
+    user's identity has not changed)."""
+    return resolve_pending_for_users(session, [user_id])
 
-    Statements stored before the user was known are found by actor key (indexed),
-    and so are the user's current evidence rows, so that a changed email both adds
-    the new address's statements and withdraws the old one's.
+
+def resolve_pending_for_users(session: Session, user_ids: Iterable[int]) -> Touched:
+    """:func:`resolve_pending_for_user` for many users at once (roster sync).
+
+    A user's actor keys (account, mbox, mbox_sha1sum of their email) are compared with
+    those recorded last time (``xapi_learner_key``). Statements under a new key (stored
+    before the user was known) are derived, found through the indexed actor key; when a
+    key is gone (a changed email), or none was recorded yet, the user's evidence is
+    derived again, which withdraws what came through an address they no longer have.
+    Statements stored while the user was known were derived at storage time and are
+    not looked at again.
     """
-    found = learners.user_keys(session, user_id)
-    if found is None:
+    wanted = learners.keys_of_users(session, user_ids)
+    known = learners.known_keys(session, wanted)
+    added: list[tuple[int, str]] = []
+    removed: list[tuple[int, str]] = []
+    for user_id, keys in wanted.items():
+        have = known.get(user_id, set())
+        added += [(user_id, key) for key in sorted(keys - have)]
+        removed += [(user_id, key) for key in sorted(have - keys)]
+    if not added and not removed:
         return set()
-    _issuer, keys = found
-    learners.remember_keys(session, user_id, keys)
-    pending = set(
-        session.scalars(
-            select(Statement.id).where(Statement.actor_key.in_(sorted(keys)), ~Statement.voided)
+    learners.remember_keys(session, added, removed)
+    new_keys = sorted({key for _, key in added})
+    pending: set[str] = set()
+    for start in range(0, len(new_keys), CHUNK):
+        pending |= set(
+            session.scalars(
+                select(Statement.id).where(
+                    one_of(session, Statement.actor_key, new_keys[start : start + CHUNK]),
+                    ~Statement.voided,
+                )
+            )
         )
-    )
-    pending |= set(
-        session.scalars(select(Evidence.statement_id).where(Evidence.learner_id == user_id))
-    )
+    # Users seen for the first time may hold evidence from an address they no longer have.
+    changed_users = sorted({user_id for user_id, _ in removed} | (set(wanted) - set(known)))
+    if changed_users:
+        pending |= set(
+            session.scalars(
+                select(Evidence.statement_id).where(
+                    one_of(session, Evidence.learner_id, changed_users)
+                )
+            )
+        )
     return rederive_in_chunks(session, sorted(pending), reason="learner identity changed").touched
 
 

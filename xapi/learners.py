@@ -96,30 +96,47 @@ def learners_by_actor(
     return found
 
 
-def user_keys(session: Session, user_id: int) -> tuple[str, set[str]] | None:
-    """The issuer of a user and every actor key that names them; None if no such user."""
-    row = session.execute(
-        select(lti_user.c.issuer, lti_user.c.sub, lti_user.c.email).where(lti_user.c.id == user_id)
-    ).first()
-    if row is None:
-        return None
-    issuer, sub, email = row
-    keys = {actors.account_key(issuer, sub)}
-    if email:
-        keys |= actors.email_keys(email)
-    return issuer, keys
-
-
-def remember_keys(session: Session, user_id: int, keys: set[str]) -> None:
-    """Make ``keys`` the user's known keys (an email may have changed)."""
-    known = set(session.scalars(select(LearnerKey.actor_key).where(LearnerKey.user_id == user_id)))
-    for stale in known - keys:
-        session.execute(
-            delete(LearnerKey).where(LearnerKey.user_id == user_id, LearnerKey.actor_key == stale)
+def keys_of_users(session: Session, user_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Every actor key that names each of these users (absent ids are left out)."""
+    found: dict[int, set[str]] = {}
+    for ids in chunks(sorted(set(user_ids))):
+        rows = session.execute(
+            select(lti_user.c.id, lti_user.c.issuer, lti_user.c.sub, lti_user.c.email).where(
+                one_of(session, lti_user.c.id, ids)
+            )
         )
-    for key in sorted(keys - known):
-        session.add(LearnerKey(actor_key=key, user_id=user_id))
-    session.flush()
+        for user_id, issuer, sub, email in rows:
+            keys = {actors.account_key(issuer, sub)}
+            if email:
+                keys |= actors.email_keys(email)
+            found[user_id] = keys
+    return found
+
+
+def known_keys(session: Session, user_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The keys :func:`remember_keys` last recorded for these users."""
+    found: dict[int, set[str]] = {}
+    for ids in chunks(sorted(set(user_ids))):
+        rows = session.execute(
+            select(LearnerKey.user_id, LearnerKey.actor_key).where(
+                one_of(session, LearnerKey.user_id, ids)
+            )
+        )
+        for user_id, key in rows:
+            found.setdefault(user_id, set()).add(key)
+    return found
+
+
+def remember_keys(
+    session: Session, added: list[tuple[int, str]], removed: list[tuple[int, str]]
+) -> None:
+    """Record (user id, key) pairs a user gained, forget those they lost (a new email)."""
+    for user_id, key in removed:
+        session.execute(
+            delete(LearnerKey).where(LearnerKey.user_id == user_id, LearnerKey.actor_key == key)
+        )
+    if added:
+        session.execute(insert(LearnerKey), [{"user_id": u, "actor_key": k} for u, k in added])
 
 
 def remember_all_keys(session: Session) -> int:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from xapi_samples import (
     MOODLE,
@@ -20,7 +21,7 @@ from xapi_samples import (
 
 from lti_tool.models import Competency, LtiUser
 from referentiel.audit import AuditEvent
-from xapi.evidence import resolve_pending_for_user
+from xapi.evidence import resolve_pending_for_user, resolve_pending_for_users
 from xapi.exceptions import ForbiddenStatement
 from xapi.models import Evidence, MappingRule
 from xapi.signals import evidence_changed
@@ -357,3 +358,34 @@ def test_bound_credential_with_shared_email_credits_only_its_platforms_learner(
     store(h5p_answered("camille@example.org", 5, raw=4, max_=4), platform_issuer=f"{MOODLE}/")
 
     assert [e.learner_id for e in evidence_of(session)] == [ours.id]
+
+
+def test_roster_of_learners_never_launched_resolves_in_one_call_and_then_costs_nothing(
+    app: Flask,
+    session: Session,
+    referentiel: dict[str, Competency],
+    make_user: Callable[..., LtiUser],
+    store: Store,
+) -> None:
+    store(cmi5_passed("7", "bloc-2/C9", scaled=0.9), cmi5_passed("8", "bloc-1/C1", scaled=0.8))
+    users = [make_user("7"), make_user("8"), make_user("9")]
+
+    touched = resolve_pending_for_users(session, [u.id for u in users])
+    session.commit()
+
+    assert touched == {
+        (users[0].id, referentiel["bloc-2/C9"].id),
+        (users[1].id, referentiel["bloc-1/C1"].id),
+    }
+    statements: list[str] = []
+    engine = app.extensions["database"]["engine"]
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert resolve_pending_for_users(session, [u.id for u in users]) == set()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 2  # the users' identities and their recorded keys
