@@ -150,7 +150,7 @@ def _index_rows(
             seen_agents.add((key, relation))
             agents.append({"statement_id": statement_id, "agent_key": key, "relation": relation})
         for member in agent.get("member", []) or []:
-            add_agent(member, relation + "_member")
+            add_agent(member, relation + "_mbr")
 
     def add_activity(activity: Any, relation: str) -> None:
         if not isinstance(activity, dict) or "id" not in activity:

@@ -353,3 +353,29 @@ def test_body_above_the_limit_gets_413_with_the_version_header(
     assert response.status_code == 413
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
     assert count_statements(app) == 0
+
+
+def test_group_members_inside_a_substatement_context_are_indexed(
+    lrs: Lrs, app: Flask, sample: Sample
+) -> None:
+    from xapi.models import StatementAgent
+
+    team = {
+        "objectType": "Group",
+        "account": {"homePage": "https://moodle.example.org", "name": "group-7"},
+        "member": [{"mbox": "mailto:ada.martin@example.org"}],
+    }
+    statement = sample("h5p_answered")
+    statement["object"] = {
+        "objectType": "SubStatement",
+        "actor": {"mbox": "mailto:ada.martin@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+        "object": {"id": "https://moodle.example.org/mod/h5pactivity/view.php?id=21"},
+        "context": {"instructor": team, "team": team},
+    }
+    assert lrs.post(statement).status_code == 200
+    with app.app_context():
+        relations = set(db.session.scalars(select(StatementAgent.relation)).all())
+    column = StatementAgent.__table__.c.relation.type.length
+    assert {"sub_instructor", "sub_instructor_mbr", "sub_team_mbr"} <= relations
+    assert all(len(relation) <= column for relation in relations)
