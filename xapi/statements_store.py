@@ -331,6 +331,7 @@ def store_statements(
         activity_rows.extend(activities)
 
     voided_ids = _void(session, voiding_targets, batch_voiding)
+    _arrive_voided(session, new_rows, given_ids, set(voiding_targets))
     _store_parts(session, parts)
     if new_rows:
         session.add_all(new_rows)
@@ -364,6 +365,28 @@ def _void(session: Session, targets: list[str], batch_voiding: set[str]) -> list
         if not already:
             voided.append(ident)
     return voided
+
+
+def _arrive_voided(
+    session: Session, new_rows: list[Statement], given_ids: list[str], targets: set[str]
+) -> None:
+    """A statement whose voiding statement came first is stored voided (Data §2.3.2:
+    the voiding statement's target may arrive later). Ids this LRS generated cannot
+    have been targeted, so only given ids are looked up; a voiding statement is never
+    voided."""
+    if not given_ids:
+        return
+    earlier = set(
+        session.scalars(
+            select(Statement.object_statement_id).where(
+                Statement.verb_id == VOIDED_VERB,
+                Statement.object_statement_id.in_(given_ids),
+            )
+        ).all()
+    )
+    for row in new_rows:
+        if row.verb_id != VOIDED_VERB and (row.id in earlier or row.id in targets):
+            row.voided = True
 
 
 def _store_parts(session: Session, parts: Mapping[str, AttachmentPart]) -> None:

@@ -379,3 +379,23 @@ def test_group_members_inside_a_substatement_context_are_indexed(
     column = StatementAgent.__table__.c.relation.type.length
     assert {"sub_instructor", "sub_instructor_mbr", "sub_team_mbr"} <= relations
     assert all(len(relation) <= column for relation in relations)
+
+
+def test_statement_voided_before_it_arrives_is_stored_voided(lrs: Lrs, sample: Sample) -> None:
+    statement = sample("cmi5_passed")
+    assert void(lrs, statement["id"]).status_code == 200
+    assert lrs.post(statement).status_code == 200
+    assert lrs.get(statementId=statement["id"]).status_code == 404
+    assert lrs.get(voidedStatementId=statement["id"]).status_code == 200
+
+
+def test_target_and_voiding_statement_in_one_batch(lrs: Lrs, sample: Sample) -> None:
+    statement = sample("cmi5_passed")
+    voiding = {
+        "actor": {"mbox": "mailto:teacher@example.org"},
+        "verb": {"id": VOIDED},
+        "object": {"objectType": "StatementRef", "id": statement["id"]},
+    }
+    assert lrs.post([statement, voiding]).status_code == 200
+    assert lrs.get(statementId=statement["id"]).status_code == 404
+    assert lrs.get(voidedStatementId=statement["id"]).status_code == 200
