@@ -4,7 +4,7 @@ rules, and pulling from another LRS."""
 from __future__ import annotations
 
 import json
-import time
+from time import sleep
 
 import click
 from flask import current_app
@@ -210,4 +210,4 @@ def pull_command(
             click.echo(f"  rejected: {reason}")
         if not follow:
             return
-        time.sleep(interval)
+        sleep(interval)

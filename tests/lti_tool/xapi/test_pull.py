@@ -191,3 +191,40 @@ def test_pull_from_nowhere_fails_in_one_line(runner: FlaskCliRunner) -> None:
     )
     assert result.exit_code == 1
     assert result.output.startswith("Error: could not read")
+
+
+def test_follow_keeps_polling_and_takes_what_arrives(
+    remote: RemoteLrs, runner: FlaskCliRunner, sample: Sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lti_tool.cli.xapi as xapi_cli
+
+    remote.lrs.post(sample("h5p_answered"))
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 1:
+            remote.lrs.post(sample("cmi5_passed"))  # arrives between two polls
+        else:
+            raise SystemExit(0)
+
+    monkeypatch.setattr(xapi_cli, "sleep", nap)
+    result = runner.invoke(
+        main,
+        [
+            "xapi",
+            "pull",
+            "--endpoint",
+            remote.endpoint,
+            "--key",
+            remote.key,
+            "--secret",
+            remote.secret,
+            "--follow",
+            "--interval",
+            "5",
+        ],
+    )
+    lines = [line for line in result.output.splitlines() if line.startswith("Pulled")]
+    assert lines[0].startswith("Pulled 1 new") and lines[1].startswith("Pulled 1 new")
+    assert naps == [5.0, 5.0]
