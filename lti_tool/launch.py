@@ -30,7 +30,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from lti_tool import keys
 from lti_tool.database import db
 from lti_tool.exceptions import LaunchRejected
-from lti_tool.launch_storage import DatabaseLaunchDataStorage, ToolSessionService
+from lti_tool.launch_storage import DatabaseLaunchDataStorage, ToolSessionService, purge_expired
 from lti_tool.models.platform import Platform
 from lti_tool.tool_conf import DatabaseToolConf
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW = 60  # seconds allowed between the platform's clock and ours
 STATE_LIFETIME = 10 * 60  # seconds between login and launch
 KEY_SET_CACHE = 60 * 60  # seconds a platform key set is reused
+DEEP_LINKING_LIFETIME = 60 * 60  # seconds an instructor has to pick what to place
 ACCEPTED_ALGORITHMS = ("RS256",)  # Security Framework §6.1: RSA with SHA-256
 MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 
@@ -95,6 +96,7 @@ class ToolOIDCLogin(FlaskOIDCLogin):
     def authorization_url(self, storage_target: str | None) -> str:
         """Validate the login, issue a state and nonce, and return the platform's
         authorization URL (the browser goes there next)."""
+        purge_expired(self.sessions.data_storage.sessions)
         url = self._prepare_redirect_url(launch_url())
         query = parse_qs(urlsplit(url).query)
         self.state, self.nonce = query["state"][0], query["nonce"][0]
@@ -327,6 +329,17 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             if not isinstance(link, dict) or not link.get("id"):
                 raise LaunchRejected("Launch refused: the resource_link id is missing.")
         super().validate_message()
+        return self
+
+    def save_launch_data(self) -> ToolMessageLaunch:
+        """Keep the validated claims only where a later request needs them (the Deep
+        Linking choice), and briefly: they hold names and emails. pylti1p3 would keep
+        every launch for a day, plus a state marker the tool never reads."""
+        body = self._get_jwt_body()
+        if body.get(CLAIM + "message_type") == "LtiDeepLinkingRequest":
+            self.sessions.data_storage.set_value(
+                self._launch_id, dict(body), exp=DEEP_LINKING_LIFETIME
+            )
         return self
 
     @property

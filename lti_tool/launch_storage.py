@@ -28,6 +28,10 @@ class DatabaseLaunchDataStorage(LaunchDataStorage[Any]):
         super().__init__()
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
     def get_session_cookie_name(self) -> None:
         return None
 

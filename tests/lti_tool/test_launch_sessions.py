@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import lxml.html
@@ -21,8 +22,10 @@ from sqlalchemy import select
 from lti_tool import create_app
 from lti_tool.cookies import SchemeAwareSessionInterface
 from lti_tool.database import db
+from lti_tool.models.launch_storage import LaunchStorageEntry
 from lti_tool.models.people import LtiUser
 from lti_tool.platforms import save_platform
+from referentiel.orm import utcnow
 from tests.lms.fixtures import load_builtin_referentiel, register_platform
 from tests.lms.flow import LaunchFlow, cookieless_session, data_attributes, form_fields
 from tests.lms.platform import TestPlatform
@@ -323,3 +326,43 @@ def test_same_ids_on_another_platform_are_other_users_and_courses(
             assert [(u.issuer, u.sub) for u in users] == [(lms.issuer, "2"), (other.issuer, "2")]
     finally:
         other.stop()
+
+
+# -- what the launch store keeps
+
+
+def test_a_finished_launch_leaves_no_state_nonce_or_claims_in_the_store(
+    launch_flow: LaunchFlow, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    assert launch_flow.launch("learner").status_code == 200
+    with live_tool.app.app_context():
+        keys = db.session.scalars(select(LaunchStorageEntry.key)).all()
+    assert [k for k in keys if not k.startswith("lti1p3-key-set-url-")] == []
+
+
+def test_expired_store_entries_are_purged_at_the_next_login(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    with live_tool.app.app_context():
+        db.session.add(
+            LaunchStorageEntry(
+                key="lti1p3-old", value={}, expires_at=utcnow() - timedelta(seconds=1)
+            )
+        )
+        db.session.commit()
+    launch_flow.start_login(lms.claims())
+    with live_tool.app.app_context():
+        assert db.session.get(LaunchStorageEntry, "lti1p3-old") is None
+
+
+def test_login_initiation_by_form_post_is_accepted(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    hint = lms.prepare(lms.claims())
+    response = requests.post(
+        f"{launch_flow.tool_url}/lti/login",
+        data=lms.login_parameters(hint),
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302 and response.headers["Location"].startswith(lms.auth_url)

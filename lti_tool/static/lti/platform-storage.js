@@ -65,10 +65,10 @@
       .then(function (body) {
         if (body.redirect) { window.location.replace(body.redirect); }
         else if (body.html) { document.open(); document.write(body.html); document.close(); }
-        else { status.textContent = body.error || "Lancement refusé."; status.setAttribute("role", "alert"); }
+        else { status.textContent = body.error || l.refused; status.setAttribute("role", "alert"); }
       })
       .catch(function () {
-        status.textContent = "Lancement refusé : ouvrez à nouveau l'outil depuis le cours.";
+        status.textContent = l.refused;
         status.setAttribute("role", "alert");
       });
   }
