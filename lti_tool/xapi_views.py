@@ -172,6 +172,8 @@ def about() -> ResponseReturnValue:
 
 @bp.route("/statements", methods=["GET", "HEAD", "PUT", "POST"])
 def statements() -> ResponseReturnValue:
+    """The Statements resource (Communication §2.1): version header and credentials
+    first, then PUT, POST, or GET/HEAD."""
     xreq = _read_request()
     _check_version(xreq.headers)
     credential = _authenticate(xreq.headers)
