@@ -105,6 +105,7 @@ class TestPlatform:
         deployment_id: str = "1",
         host: str = "127.0.0.1",
         port: int = 0,
+        public_host: str | None = None,
     ) -> None:
         self.tool_url = tool_url.rstrip("/")
         self.client_id = client_id
@@ -113,7 +114,9 @@ class TestPlatform:
         self.kid = "platform-key-1"
         self.app = self._make_app()
         self._server = ServerThread(self.app, host, port)
-        self.url = self._server.url
+        # public_host="localhost" puts the platform on another site than a tool at
+        # 127.0.0.1, as Moodle and a tool on two domains are for a browser.
+        self.url = self._server.url.replace(host, public_host or host, 1)
         self.issuer = self.url
         self.pending: dict[str, PendingLaunch] = {}
         self.access_tokens: dict[str, set[str]] = {}
@@ -350,6 +353,32 @@ class TestPlatform:
                 f'action="{escape(args["redirect_uri"])}">{inputs}</form>'
                 "<script>document.getElementById('launch').submit()</script>"
             )
+
+        @app.get("/course")
+        def course() -> Response:
+            """A course page embedding the tool, offering its storage to the tool's frame
+            (LTI Client Side postMessages: lti.put_data / lti.get_data)."""
+            src = escape(request.args.get("src", ""))
+            tool_origin = json.dumps(self.tool_url)
+            page = f"""<!doctype html><html lang="en"><head><title>Course</title></head>
+<body><h1>Course</h1>
+<iframe id="tool" title="Tool" src="{src}" width="1000" height="700"></iframe>
+<script>
+window.ltiStorage = {{}};
+window.addEventListener("message", function (event) {{
+  var data = event.data || {{}};
+  if (event.origin !== {tool_origin}) {{ return; }}
+  var reply = {{subject: data.subject + ".response", message_id: data.message_id, key: data.key}};
+  if (data.subject === "lti.put_data") {{
+    window.ltiStorage[event.origin + " " + data.key] = data.value;
+    reply.value = data.value;
+  }} else if (data.subject === "lti.get_data") {{
+    reply.value = window.ltiStorage[event.origin + " " + data.key];
+  }} else {{ return; }}
+  event.source.postMessage(reply, event.origin);
+}});
+</script></body></html>"""
+            return Response(page, content_type="text/html; charset=utf-8")
 
         @app.post("/token")
         def token() -> Response | tuple[Response, int]:
