@@ -30,10 +30,24 @@ DEFAULTS: dict[str, Any] = {
     # Platforms registered by LTI Dynamic Registration accept launches at once; set
     # to false to keep them pending until `lti-tool platform activate`.
     "REGISTRATION_AUTO_ACTIVATE": True,
+    # Gradebook delivery (lti-tool worker): retries with exponential backoff and jitter.
+    "AGS_MAX_ATTEMPTS": 8,
+    "AGS_RETRY_BASE_SECONDS": 2.0,
+    "AGS_RETRY_MAX_SECONDS": 600.0,
+    "AGS_TIMEOUT_SECONDS": 10.0,
+    "AGS_LEASE_SECONDS": 120.0,
+    "WORKER_POLL_SECONDS": 2.0,
 }
 
 # Variables whose text is turned into another type.
-_INT_KEYS = {"TRUSTED_PROXIES", "XAPI_MAX_BODY_BYTES"}
+_INT_KEYS = {"TRUSTED_PROXIES", "XAPI_MAX_BODY_BYTES", "AGS_MAX_ATTEMPTS"}
+_FLOAT_KEYS = {
+    "AGS_RETRY_BASE_SECONDS",
+    "AGS_RETRY_MAX_SECONDS",
+    "AGS_TIMEOUT_SECONDS",
+    "AGS_LEASE_SECONDS",
+    "WORKER_POLL_SECONDS",
+}
 _BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
 
 
@@ -45,6 +59,8 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         key = name[len(ENV_PREFIX) :]
         if key in _INT_KEYS:
             values[key] = int(raw)
+        elif key in _FLOAT_KEYS:
+            values[key] = float(raw)
         elif key in _BOOL_KEYS:
             values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
         else:

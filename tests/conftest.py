@@ -112,3 +112,17 @@ def session(app: Flask) -> Iterator[Session]:
     """A database session inside the app's context, as views and commands see it."""
     with app.app_context():
         yield db.session
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` are skipped, with the reason, when the suite runs on
+    SQLite."""
+    if _postgres_url():
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (row locks with SKIP LOCKED): "
+        "set LTI_TOOL_TEST_DATABASE_URL to a PostgreSQL URL"
+    )
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)

@@ -19,6 +19,7 @@ from lti_tool.cli.lti import keys_group, platform_group
 from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.serve import serve_command
+from lti_tool.cli.worker import worker_group
 from lti_tool.cli.xapi import xapi_group
 from lti_tool.exceptions import LtiToolError
 from referentiel.exceptions import ReferentielError
@@ -58,3 +59,4 @@ main.add_command(evidence_group)
 main.add_command(progress_command)
 main.add_command(keys_group)
 main.add_command(platform_group)
+main.add_command(worker_group)
