@@ -79,10 +79,20 @@ def _line_item(
     session: Session, client: ags.AgsClient, link: ResourceLink, context: CourseContext
 ) -> GradebookLineItem:
     """The link's line item: cached, else the launch's own, else found by tag and
-    resourceId, else created (AGS 2.0 §3.2)."""
-    cached = session.scalar(
-        select(GradebookLineItem).where(GradebookLineItem.resource_link_id == link.id)
-    )
+    resourceId, else created (AGS 2.0 §3.2).
+
+    The resource link row is locked while resolving, so two workers never create two
+    gradebook columns for one link: the second one waits, then finds the cache.
+    """
+    cached_query = select(GradebookLineItem).where(GradebookLineItem.resource_link_id == link.id)
+    cached = session.scalar(cached_query)
+    if cached is not None:
+        return cached
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(ResourceLink.id).where(ResourceLink.id == link.id).with_for_update())
+    else:
+        outbox.lock_write(session)
+    cached = session.scalar(cached_query.execution_options(populate_existing=True))
     if cached is not None:
         return cached
     if link.lineitem_url:
@@ -243,7 +253,19 @@ class Worker:
                 if self.stop.is_set():
                     outbox.release(session, claimed[index:], self.name)
                     break
-                status = deliver_one(session, row_id, self.name, self.settings, self.http)
+                try:
+                    status = deliver_one(session, row_id, self.name, self.settings, self.http)
+                except Exception as error:  # a bug or a database hiccup: retry later, keep going
+                    log.exception("score #%s: unexpected failure", row_id)
+                    session.rollback()
+                    status = outbox.mark_failed(
+                        session,
+                        row_id,
+                        self.name,
+                        f"unexpected {type(error).__name__}: {error}",
+                        retryable=True,
+                        settings=self.settings,
+                    )
                 self.delivered += status == "delivered"
                 log.info("score #%s: %s", row_id, status)
             return len(claimed)

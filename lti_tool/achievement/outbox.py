@@ -49,7 +49,8 @@ def backoff(attempts: int, settings: DeliverySettings, retry_after: float | None
     return max(jittered, retry_after or 0.0)
 
 
-def _lock_write(session: Session) -> None:
+def lock_write(session: Session) -> None:
+    """On SQLite, take the database's write lock now (PostgreSQL locks rows instead)."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE score_outbox SET id = id WHERE 0 = 1"))
 
@@ -60,7 +61,7 @@ def claim(
     """Claim up to ``settings.batch`` due rows for ``worker`` and commit the claim."""
     now = now or utcnow()
     skip_locked = session.get_bind().dialect.name == "postgresql"
-    _lock_write(session)
+    lock_write(session)
     due = (
         select(ScoreOutbox)
         .where(
@@ -116,7 +117,7 @@ def claim(
 
 def _owned(session: Session, row_id: int, worker: str) -> ScoreOutbox | None:
     """The row if this worker still holds its claim (a lease may have been taken over)."""
-    _lock_write(session)
+    lock_write(session)
     query = select(ScoreOutbox).where(
         ScoreOutbox.id == row_id,
         ScoreOutbox.status == "sending",
@@ -207,7 +208,7 @@ def release(session: Session, row_ids: Iterable[int], worker: str) -> None:
     ids = list(row_ids)
     if not ids:
         return
-    _lock_write(session)
+    lock_write(session)
     session.execute(
         update(ScoreOutbox)
         .where(
