@@ -307,3 +307,40 @@ def test_class_progress_runs_the_same_queries_for_3_or_30_learners(
         return len(statements)
 
     assert count_queries(3) == count_queries(30)
+
+
+def test_withdrawn_evidence_recomputes_the_pair(session: Session, world: World) -> None:
+    world.add_learner("u1")
+    evidence = world.evidence("u1", "bloc-1/C1", score=0.9)
+    assert state(session, world, "u1", "bloc-1/C1").state == "acquis"
+    pair = (evidence.learner_id, evidence.competency_id)
+    session.delete(evidence)  # as voiding the statement does
+    session.flush()
+    from xapi.signals import evidence_changed
+
+    evidence_changed.send(session, touched={pair})
+    row = state(session, world, "u1", "bloc-1/C1")
+    assert (row.state, row.evidence_count, row.last_evidence_at) == ("non_acquis", 0, None)
+
+
+def test_states_are_recomputed_when_evidence_leaves_the_validity_period(
+    session: Session, world: World
+) -> None:
+    from datetime import timedelta
+
+    from achievement_world import T0
+
+    rules.set_rules(session, world.framework, {"default": {"validity_days": 30}}, actor="admin")
+    world.add_learner("u1")
+    world.evidence("u1", "bloc-1/C1", score=0.9, at=T0)
+    recompute.recompute_pairs(
+        session,
+        {(world.learners["u1"].id, world.competency("bloc-1", "C1").id)},
+        cause="test",
+        as_of=T0 + timedelta(days=1),
+    )
+    row = state(session, world, "u1", "bloc-1/C1")
+    assert row.state == "acquis" and row.expires_at == T0 + timedelta(days=30)
+    assert recompute.recompute_expired(session, now=T0 + timedelta(days=29)) == 0
+    assert recompute.recompute_expired(session, now=T0 + timedelta(days=31)) == 1
+    assert state(session, world, "u1", "bloc-1/C1").state == "non_acquis"
