@@ -18,6 +18,7 @@ from lti_tool.cli.evidence import evidence_group
 from lti_tool.cli.lti import keys_group, platform_group
 from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
+from lti_tool.cli.rules import rules_group
 from lti_tool.cli.serve import serve_command
 from lti_tool.cli.worker import worker_group
 from lti_tool.cli.xapi import xapi_group
@@ -60,3 +61,4 @@ main.add_command(progress_command)
 main.add_command(keys_group)
 main.add_command(platform_group)
 main.add_command(worker_group)
+main.add_command(rules_group)
