@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lti_tool import ags
@@ -298,12 +299,20 @@ class Worker:
         return self.delivered
 
     def run(self) -> None:
-        """The long-running loop: deliver, then poll; stops between deliveries."""
+        """The long-running loop: deliver, then poll; stops between deliveries.
+
+        A database that is briefly unavailable or locked does not end the loop: the
+        worker logs it and tries again at the next poll.
+        """
         while not self.stop.is_set():
-            if self.step():
-                continue
-            if self.on_idle is not None:
-                with self.new_session() as session:
-                    self.on_idle(session)
-            wait = self.next_due_in()
+            try:
+                if self.step():
+                    continue
+                if self.on_idle is not None:
+                    with self.new_session() as session:
+                        self.on_idle(session)
+                wait = self.next_due_in()
+            except DBAPIError as error:
+                log.warning("database unavailable, trying again: %s", type(error.orig).__name__)
+                wait = None
             self.stop.wait(self.poll_seconds if wait is None else min(wait, self.poll_seconds))

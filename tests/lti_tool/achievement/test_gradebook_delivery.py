@@ -355,19 +355,20 @@ def test_a_worker_killed_before_the_platform_stored_the_score_loses_nothing(
 def test_the_long_running_worker_stops_cleanly_on_sigterm(
     app: Flask, session: Session, world: World, tmp_path: Path
 ) -> None:
+    session.commit()  # the course exists; no transaction left open on the database
     with subprocess.Popen(
         [_lti_tool(), "worker"],
         env=_cli_env(app, tmp_path, LTI_TOOL_WORKER_POLL_SECONDS="0.1"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     ) as running:
         assert running.stdout is not None
         first = running.stdout.readline()
         assert first.startswith("Worker ") and "delivering scores" in first
         running.send_signal(signal.SIGTERM)
-        rest, _ = running.communicate(timeout=60)
-    assert running.returncode == 0
+        rest, errors = running.communicate(timeout=60)
+    assert running.returncode == 0, errors
     assert rest == "Worker stopped after delivering 0 score(s).\n"
 
 
