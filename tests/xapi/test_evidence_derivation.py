@@ -389,3 +389,20 @@ def test_roster_of_learners_never_launched_resolves_in_one_call_and_then_costs_n
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 2  # the users' identities and their recorded keys
+
+
+def test_a_statement_whose_voiding_statement_came_first_gives_no_evidence(
+    session: Session,
+    referentiel: dict[str, Competency],
+    make_user: Callable[..., LtiUser],
+    store: Store,
+    void: Callable[[str], None],
+) -> None:
+    make_user("42")
+    statement = cmi5_passed("42", "bloc-2/C9", scaled=0.85)
+    statement["id"] = "5d1b2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+    void(statement["id"])  # the target is not stored yet: not a reason to refuse (Data §2.3.2)
+    store(statement)
+
+    assert evidence_of(session) == []
