@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lti_tool.access import launch_url, require_launch
+from lti_tool.achievement import outbox
 from lti_tool.course_scope import actor_of
 from lti_tool.database import db
 from lti_tool.models import Platform
@@ -109,6 +110,7 @@ def _page(
         "competency_choices": competency_choices,
         "urls": registration_urls(base),
         "credentials": _own_credentials(),
+        "sync": outbox.sync_overview(session, g.launch.issuer),
         "issued": issued,
         "xapi_endpoint": f"{base}/xapi/",
         "error": error,
@@ -221,3 +223,21 @@ def revoke_credential(key: str) -> ResponseReturnValue:
     credentials.revoke_credential(session, key)
     session.commit()
     return _done("credential-revoked")
+
+
+@bp.post("/outbox/retry")
+@require_launch("admin")
+def retry_dead_letters() -> ResponseReturnValue:
+    """Queue dead gradebook scores of the admin's platform again: the ones ticked, or all."""
+    session = db.session
+    if request.form.get("all") == "1":
+        wanted: list[int] | None = None
+    else:
+        try:
+            wanted = [int(value) for value in request.form.getlist("outbox_id")]
+        except ValueError:
+            return _page(400, gettext("Tick the scores to send again."))
+        if not wanted:
+            return _page(400, gettext("Tick the scores to send again."))
+    outbox.retry(session, wanted, actor=actor_of(session, g.launch), issuer=g.launch.issuer)
+    return _done("retry")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.competency_states import NOT_ACQUIRED, STATES, CellState, states_for
 from lti_tool.course_scope import Placement
+from lti_tool.gradebook_sync_view import SyncState, sync_states
 from lti_tool.models import CourseContext, LtiUser, Membership
 from referentiel.models import Bloc, Competency
 
@@ -45,6 +46,7 @@ class MatrixFilters:
 class MatrixRow:
     learner: LtiUser
     cells: list[CellState]
+    sync: SyncState | None = None
 
     @property
     def reached(self) -> int:
@@ -79,7 +81,11 @@ def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
 
 
 def build_matrix(
-    session: Session, course: CourseContext, placement: Placement, filters: MatrixFilters
+    session: Session,
+    course: CourseContext,
+    placement: Placement,
+    filters: MatrixFilters,
+    resource_link_id: int | None = None,
 ) -> ClassMatrix:
     groups = [
         BlocColumns(b, [c for c in b.competencies if c.retired_at is None])
@@ -105,6 +111,7 @@ def build_matrix(
         key=lambda u: ((u.family_name or u.display_name).casefold(), u.id),
     )
     states = states_for(session, _learner_ids(course), [c.id for c in competencies], detailed=False)
+    syncs = sync_states(session, resource_link_id, _learner_ids(course))
     rows = []
     distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}
     for learner in learners:
@@ -113,7 +120,7 @@ def build_matrix(
             distribution[competency.id][cell.state] += 1
         if filters.state and not any(cell.state == filters.state for cell in cells):
             continue
-        rows.append(MatrixRow(learner=learner, cells=cells))
+        rows.append(MatrixRow(learner=learner, cells=cells, sync=syncs.get(learner.id)))
     return ClassMatrix(
         groups=groups,
         rows=rows,

@@ -14,8 +14,9 @@ from flask_babel import gettext
 
 from lti_tool import charts
 from lti_tool.access import Role, launch_url, require_launch
-from lti_tool.achievement import jury
+from lti_tool.achievement import jury, outbox
 from lti_tool.achievement.exceptions import AchievementError
+from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.charts import bloc_short
 from lti_tool.class_matrix import ClassMatrix, MatrixFilters, build_matrix
 from lti_tool.competency_states import STATES, cell_markup, state_label, state_symbol
@@ -51,7 +52,8 @@ def _matrix() -> tuple[CourseContext, Placement, ClassMatrix]:
     course = course_of(db.session, g.launch)
     placement = placement_of(db.session, g.launch)
     filters = MatrixFilters.parse(request.args.to_dict(), placement)
-    return course, placement, build_matrix(db.session, course, placement, filters)
+    matrix = build_matrix(db.session, course, placement, filters, g.launch.resource_link_id)
+    return course, placement, matrix
 
 
 @bp.get("/")
@@ -229,3 +231,21 @@ def export_xlsx() -> ResponseReturnValue:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": 'attachment; filename="class-matrix.xlsx"'},
     )
+
+
+@bp.post("/gradebook/<int:outbox_id>/retry")
+@require_launch(*TRAINER_ROLES)
+def retry_sync(outbox_id: int) -> ResponseReturnValue:
+    """Queue a learner's failed gradebook score again (only one of this link's learners)."""
+    session = db.session
+    course = course_of(session, g.launch)
+    row = session.get(ScoreOutbox, outbox_id)
+    if row is None or row.resource_link_id != g.launch.resource_link_id:
+        raise NotFound(gettext("No such gradebook score for this course."))
+    learner_in_course(session, g.launch, row.learner_id)
+    retried = outbox.retry(
+        session, [outbox_id], actor=actor_of(session, g.launch), issuer=course.issuer
+    )
+    if not retried:
+        raise NotFound(gettext("This score is not waiting for a retry."))
+    return redirect(launch_url("trainer.dashboard", notice="retry"), 303)
