@@ -143,3 +143,37 @@ def test_unregistered_site_cannot_frame_the_tool(
     assert child.url.startswith("chrome-error://")  # the browser refused to frame it
     assert "Ma progression" not in child.content()
     assert page.evaluate("window.resizes.length") == 0
+
+
+def test_trainer_signs_off_a_bloc_with_two_jurors_and_overrides_a_state(
+    app: Flask, world: World, live_server: LiveServer, page: Any
+) -> None:
+    launch = launch_for(world.tom, world.course_a, world.link_a, "instructor")
+    page.goto(_url(live_server, app, launch, f"/trainer/learners/{world.alice.id}"))
+    form = page.locator("form", has=page.get_by_role("button", name="Enregistrer la signature"))
+    for name, ident, external in (
+        ("Inès Interne", "ines@cfa", False),
+        ("Éric Externe", "eric@pro", True),
+    ):
+        form.get_by_label("Bloc", exact=True).select_option("bloc-1")
+        form.get_by_label("Nom du juré").fill(name)
+        form.get_by_label("Identifiant du juré (par exemple son courriel)").fill(ident)
+        form.get_by_role("radio", name="oui" if external else "non", exact=True).check()
+        form.get_by_role("radio", name="validé", exact=True).check()
+        form.get_by_label("Commentaire").fill("Mise en situation réussie")
+        form.get_by_role("button", name="Enregistrer la signature").click()
+        assert page.get_by_role("status").inner_text() == "La signature a été enregistrée."
+        form = page.locator("form", has=page.get_by_role("button", name="Enregistrer la signature"))
+    assert page.get_by_text("décidé : Validé par le jury").is_visible()
+    screenshot(page, "trainer-jury-signed-off")
+
+    override = page.locator("form", has=page.get_by_role("button", name="Fixer l’état"))
+    override.get_by_label("Compétence").select_option(str(world.competencies[4].id))
+    override.get_by_label("Nouvel état").select_option("acquis")
+    override.get_by_label("Motif (obligatoire, conservé dans le journal d’audit)").fill(
+        "Observé en entreprise"
+    )
+    override.get_by_role("button", name="Fixer l’état").click()
+    assert page.get_by_role("status").inner_text() == "L’état a été fixé manuellement."
+    assert page.get_by_text("fixé manuellement par un formateur").first.is_visible()
+    assert_no_serious_accessibility_violation(page)

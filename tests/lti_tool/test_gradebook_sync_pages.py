@@ -70,7 +70,7 @@ def test_trainer_cannot_retry_a_score_of_another_course(app: Flask, world: World
     other = _queue(app, world.link_b.id, world.zoe.id, "dead", 1.0)
     client = app.test_client(use_cookies=False)
     lt = token_for(app, launch_for(world.tom, world.course_a, world.link_a, "instructor"))
-    _, csrf = _open(client, "/trainer/", lt)
+    _, csrf = _open(client, f"/trainer/learners/{world.alice.id}", lt)
     answer = client.post(f"/trainer/gradebook/{other}/retry", data={"lt": lt, "csrf_token": csrf})
     assert answer.status_code == 404
     assert _status(app, other) == "dead"
