@@ -12,6 +12,7 @@ from lti_tool.competency_states import STATES
 
 BAR_WIDTH = 320  # px of a full bar
 ROW_HEIGHT = 28
+DENSE_ROW_HEIGHT = 16  # the distribution has a row per competency: 105 for DIPLOVIS
 LABEL_WIDTH = 80
 
 
@@ -111,12 +112,13 @@ def distribution_chart(items: list[tuple[str, str, dict[str, int]]]) -> StackedC
                 title=title,
                 counts={s: counts.get(s, 0) for s in states},
                 segments=segments,
-                y=i * ROW_HEIGHT,
+                y=i * DENSE_ROW_HEIGHT,
             )
         )
     return StackedChart(
         rows=rows,
         states=states,
         width=LABEL_WIDTH + BAR_WIDTH + 10,
-        height=max(ROW_HEIGHT * len(rows), 1),
+        height=max(DENSE_ROW_HEIGHT * len(rows), 1),
+        row_height=DENSE_ROW_HEIGHT,
     )
