@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from flask import current_app, g, request, session, url_for
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from lti_tool.exceptions import Forbidden, LtiToolError
@@ -73,11 +74,11 @@ def read_launch_token(token: str) -> LaunchContext:
         data = _serializer().loads(token, max_age=LAUNCH_TOKEN_MAX_AGE)
     except SignatureExpired as error:
         raise LaunchRequired(
-            "This page has expired: open the tool again from the course."
+            gettext("This page has expired: open the tool again from the course.")
         ) from error
     except BadSignature as error:
         raise LaunchRequired(
-            "This link is not valid: open the tool again from the course."
+            gettext("This link is not valid: open the tool again from the course.")
         ) from error
     return LaunchContext.from_dict(data)
 
@@ -95,7 +96,7 @@ def current_launch() -> LaunchContext:
         return read_launch_token(token)
     data = session.get("launch")
     if not data:
-        raise LaunchRequired("No LTI launch: open the tool from your course in the LMS.")
+        raise LaunchRequired(gettext("No LTI launch: open the tool from your course in the LMS."))
     return LaunchContext.from_dict(data)
 
 
@@ -107,7 +108,9 @@ def require_launch(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             launch = current_launch()
             if roles and launch.role not in roles:
-                raise Forbidden("Your role in this course does not give access to this page.")
+                raise Forbidden(
+                    gettext("Your role in this course does not give access to this page.")
+                )
             g.launch = launch
             g.launch_token = issue_launch_token(launch)
             return view(*args, **kwargs)

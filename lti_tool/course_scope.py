@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -39,10 +40,12 @@ class Placement:
 
 def course_of(session: Session, launch: LaunchContext) -> CourseContext:
     if launch.context_id is None:
-        raise NoCourse("This page needs a course: open the tool from a course.")
+        raise NoCourse(gettext("This page needs a course: open the tool from a course."))
     course = session.get(CourseContext, launch.context_id)
     if course is None or course.issuer != launch.issuer:
-        raise NoCourse("This course is not known to the tool: open the tool again from it.")
+        raise NoCourse(
+            gettext("This course is not known to the tool: open the tool again from it.")
+        )
     return course
 
 
@@ -65,7 +68,7 @@ def placement_of(session: Session, launch: LaunchContext) -> Placement:
             .options(selectinload(Framework.blocs).selectinload(Bloc.competencies))
         ).first()
     if framework is None:
-        raise NotFound("No référentiel is loaded yet: ask the administrator to load one.")
+        raise NotFound(gettext("No référentiel is loaded yet: ask the administrator to load one."))
     blocs = [
         b
         for b in framework.blocs
@@ -88,7 +91,7 @@ def learner_in_course(session: Session, launch: LaunchContext, learner_id: int) 
         )
     ).first()
     if user is None:
-        raise NotFound("No such learner in this course.")
+        raise NotFound(gettext("No such learner in this course."))
     return user
 
 

@@ -9,6 +9,7 @@ import json
 
 from flask import Blueprint, Response, g, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool import charts
 from lti_tool.access import require_launch
@@ -25,7 +26,9 @@ bp = Blueprint("learner", __name__)
 def _me() -> LtiUser:
     user = db.session.get(LtiUser, g.launch.user_id)
     if user is None or user.issuer != g.launch.issuer:
-        raise NotFound("Your account is not known to the tool: open it again from the course.")
+        raise NotFound(
+            gettext("Your account is not known to the tool: open it again from the course.")
+        )
     return user
 
 
