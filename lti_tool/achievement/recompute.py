@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.achievement import gradebook
@@ -31,6 +31,7 @@ from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
 from xapi.models import Evidence
 from xapi.signals import evidence_changed
+from xapi.value_lists import one_of
 
 Pair = tuple[int, int]  # (learner_id, competency_id)
 
@@ -40,15 +41,17 @@ def _on_evidence_changed(sender: Session, touched: Iterable[Pair] = (), **_: Any
     recompute_pairs(sender, set(touched), cause="evidence")
 
 
-def _pair_filter(learner_col: Any, competency_col: Any, pairs: set[Pair]) -> Any:
-    by_learner: dict[int, set[int]] = defaultdict(set)
-    for learner_id, competency_id in pairs:
-        by_learner[learner_id].add(competency_id)
-    return or_(
-        *(
-            and_(learner_col == learner_id, competency_col.in_(sorted(competencies)))
-            for learner_id, competencies in by_learner.items()
-        )
+def _pair_filter(session: Session, learner_col: Any, other_col: Any, pairs: set[Pair]) -> Any:
+    """A superset of ``pairs``: every learner among them × every competency (or bloc).
+
+    Two array (PostgreSQL) or expanding IN (SQLite) parameters, so the statement is
+    compiled once and cached whatever the number of pairs (an OR of one term per
+    learner was compiled anew for each batch). Callers keep only the rows whose pair is
+    wanted; the extra rows are few (a batch touches few competencies).
+    """
+    return and_(
+        one_of(session, learner_col, sorted({learner for learner, _ in pairs})),
+        one_of(session, other_col, sorted({other for _, other in pairs})),
     )
 
 
@@ -117,8 +120,10 @@ def recompute_pairs(
             Evidence.score_scaled,
             Evidence.success,
             Evidence.completion,
-        ).where(_pair_filter(Evidence.learner_id, Evidence.competency_id, pairs))
+        ).where(_pair_filter(session, Evidence.learner_id, Evidence.competency_id, pairs))
     ):
+        if (row.learner_id, row.competency_id) not in pairs:
+            continue
         evidence[(row.learner_id, row.competency_id)].append(
             EvidenceItem(
                 statement_id=row.statement_id,
@@ -132,7 +137,11 @@ def recompute_pairs(
     overrides: dict[Pair, str | None] = {}
     for override in session.scalars(
         select(CompetencyOverride)
-        .where(_pair_filter(CompetencyOverride.learner_id, CompetencyOverride.competency_id, pairs))
+        .where(
+            _pair_filter(
+                session, CompetencyOverride.learner_id, CompetencyOverride.competency_id, pairs
+            )
+        )
         .order_by(CompetencyOverride.id)
     ):
         overrides[(override.learner_id, override.competency_id)] = override.state
@@ -142,7 +151,9 @@ def recompute_pairs(
         (s.learner_id, s.competency_id): s
         for s in session.scalars(
             select(CompetencyState).where(
-                _pair_filter(CompetencyState.learner_id, CompetencyState.competency_id, pairs)
+                _pair_filter(
+                    session, CompetencyState.learner_id, CompetencyState.competency_id, pairs
+                )
             )
         )
     }
@@ -227,7 +238,11 @@ def refresh_blocs(
             CompetencyState.bloc_id,
             CompetencyState.competency_id,
             CompetencyState.state,
-        ).where(_pair_filter(CompetencyState.learner_id, CompetencyState.bloc_id, learner_blocs))
+        ).where(
+            _pair_filter(
+                session, CompetencyState.learner_id, CompetencyState.bloc_id, learner_blocs
+            )
+        )
     ):
         standings[(learner_id, bloc_id)][competency_id] = state
     _, jury_per_bloc = _latest_jury(session, learner_ids, bloc_ids)
@@ -235,7 +250,7 @@ def refresh_blocs(
         (s.learner_id, s.bloc_id): s
         for s in session.scalars(
             select(BlocState).where(
-                _pair_filter(BlocState.learner_id, BlocState.bloc_id, learner_blocs)
+                _pair_filter(session, BlocState.learner_id, BlocState.bloc_id, learner_blocs)
             )
         )
     }
