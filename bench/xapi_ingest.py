@@ -2,17 +2,21 @@
 
     .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
         [--singles 300] [--batches 20] [--only ours-sqlite,ours-postgres,ralph]
+        [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
 
-Each target is started fresh on a loopback port, then loaded in the same way by one
-client on one keep-alive connection:
+Each target is started fresh on a loopback port, then loaded in the same way by
+``--clients`` clients (default one), each on its own keep-alive connection, the
+requests of each phase dealt out between them:
 
 1. single POSTs (one statement each) into the empty store;
 2. batches of 100 statements until the store holds 2,000 (with the default 20);
 3. single POSTs into the store already holding those 2,000 statements.
 
-Our servers run ``lti-tool serve`` (waitress) with the DIPLOVIS référentiel loaded, a
-mapping rule for Moodle quizzes and 50 known learners, so every statement also becomes
-evidence, as in production. Ralph runs its file backend under uvicorn through
+Our servers run as the README's production line does, ``gunicorn`` with ``--workers``
+gthread workers (keep-alive), or with ``--server waitress`` as ``lti-tool serve``; both
+with the DIPLOVIS référentiel loaded, a mapping rule for Moodle quizzes and 50 known
+learners, so every statement also becomes evidence, as in production. Ralph runs its
+file backend under uvicorn, as its documentation says, through
 ``bench/ralph_launcher.py`` (its writes made to append). Needs Ralph installed in its
 own virtualenv: ``python3 -m venv bench/.ralph-venv && bench/.ralph-venv/bin/pip install
 "ralph-malph[lrs,cli]==5.1.0" requests``; Ralph is skipped when it is absent.
@@ -32,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -121,7 +126,39 @@ def _stopper(process: subprocess.Popen[bytes], work: Path) -> Callable[[], None]
     return stop
 
 
-def start_ours(name: str, database_url: str | None, durability: str, evidence: bool) -> Target:
+@dataclass(frozen=True)
+class Serving:
+    """How our server runs: ``gunicorn`` (gthread workers) or ``waitress``."""
+
+    server: str = "gunicorn"
+    workers: int = 2
+    threads: int = 4
+
+    def command(self, port: int) -> list[str]:
+        if self.server == "waitress":
+            return [LTI_TOOL, "serve", "--port", str(port), "--threads", str(self.threads)]
+        return [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "lti_tool:create_app()",
+        ]
+
+    def label(self) -> str:
+        if self.server == "waitress":
+            return f"waitress, {self.threads} threads"
+        return f"gunicorn, {self.workers} gthread workers × {self.threads} threads"
+
+
+def start_ours(
+    name: str, database_url: str | None, durability: str, evidence: bool, serving: Serving
+) -> Target:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     port = free_port()
     env = dict(os.environ)
@@ -146,7 +183,7 @@ def start_ours(name: str, database_url: str | None, durability: str, evidence: b
     credential = json.loads(cli("xapi", "credentials", "create", "--name", "bench", "--json"))
     log = work / "server.log"
     process = subprocess.Popen(
-        [LTI_TOOL, "serve", "--port", str(port), "--threads", "8"],
+        serving.command(port),
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -258,30 +295,42 @@ def fresh_postgres(url: str) -> str:
     return url
 
 
-def post_all(target: Target, bodies: list[object]) -> float:
-    """Statements per second for these request bodies, posted one after the other."""
-    session = requests.Session()
+def post_all(target: Target, bodies: list[object], clients: int = 1) -> float:
+    """Statements per second for these request bodies, dealt out to ``clients`` clients
+    that post one after the other, each on its own keep-alive connection."""
     token = base64.b64encode(":".join(target.auth).encode()).decode()
-    session.headers.update(
-        {
-            "Authorization": f"Basic {token}",
-            "X-Experience-API-Version": "1.0.3",
-            "Content-Type": "application/json",
-        }
-    )
     encoded = [json.dumps(body) for body in bodies]
     count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
+    failures: list[str] = []
+
+    def client(share: list[str]) -> None:
+        with requests.Session() as session:
+            session.headers.update(
+                {
+                    "Authorization": f"Basic {token}",
+                    "X-Experience-API-Version": "1.0.3",
+                    "Content-Type": "application/json",
+                }
+            )
+            for data in share:
+                response = session.post(target.statements_url, data=data, timeout=60)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:300]}")
+                    return
+
+    threads = [threading.Thread(target=client, args=(encoded[k::clients],)) for k in range(clients)]
     start = time.perf_counter()
-    for data in encoded:
-        response = session.post(target.statements_url, data=data, timeout=60)
-        if response.status_code != 200:
-            raise SystemExit(f"{target.name}: {response.status_code} {response.text[:300]}")
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - start
-    session.close()
+    if failures:
+        raise SystemExit(f"{target.name}: {failures[0]}")
     return count / elapsed
 
 
-def run(target: Target, singles: int, batches: int) -> None:
+def run(target: Target, singles: int, batches: int, clients: int) -> None:
     n = 0
 
     def statements(k: int) -> list[dict[str, object]]:
@@ -290,11 +339,13 @@ def run(target: Target, singles: int, batches: int) -> None:
         n += k
         return out
 
-    target.rates["single, empty store"] = post_all(target, list(statements(singles)))
+    target.rates["single, empty store"] = post_all(target, list(statements(singles)), clients)
     batch_bodies: list[object] = [statements(100) for _ in range(batches)]
-    target.rates["batches of 100"] = post_all(target, batch_bodies)
+    target.rates["batches of 100"] = post_all(target, batch_bodies, clients)
     stored = batches * 100
-    target.rates[f"single, {stored:,} stored"] = post_all(target, list(statements(singles)))
+    target.rates[f"single, {stored:,} stored"] = post_all(
+        target, list(statements(singles)), clients
+    )
 
 
 def main() -> None:
@@ -317,6 +368,15 @@ def main() -> None:
         help="LTI_TOOL_DATABASE_DURABILITY of our servers (relaxed: commits do not wait "
         "for the disk, like Ralph's file backend)",
     )
+    parser.add_argument("--server", choices=["gunicorn", "waitress"], default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (ours)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (ours)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="concurrent clients, the same number for every target (1: sequential)",
+    )
     parser.add_argument(
         "--no-evidence",
         action="store_true",
@@ -326,7 +386,8 @@ def main() -> None:
     wanted = set(args.only.split(","))
     random.seed(42)
 
-    ours = (args.durability, not args.no_evidence)
+    serving = Serving(args.server, args.workers, args.threads)
+    ours = (args.durability, not args.no_evidence, serving)
     starters: list[tuple[str, Callable[[], Target]]] = []
     if "ours-sqlite" in wanted:
         starters.append(("ours-sqlite", lambda: start_ours("ours (SQLite)", None, *ours)))
@@ -352,7 +413,7 @@ def main() -> None:
             print(f"{label} skipped: could not start ({error})", file=sys.stderr)
             continue
         try:
-            run(target, args.singles, args.batches)
+            run(target, args.singles, args.batches, args.clients)
         finally:
             target.stop()
         print(
@@ -365,8 +426,10 @@ def main() -> None:
     ralph = next((t for t in results if t.name.startswith("ralph")), None)
     print(
         f"\nstatements/s ({args.singles} single POSTs, {args.batches} batches of 100; "
-        f"one client, keep-alive; ours: durability {args.durability}, "
-        f"{'statements only' if args.no_evidence else 'with evidence'})"
+        f"{args.clients} client(s), keep-alive; ours: {serving.label()}, "
+        f"durability {args.durability}, "
+        f"{'statements only' if args.no_evidence else 'with evidence'}; "
+        f"load average {os.getloadavg()[0]:.2f})"
     )
     print(f"{'target':<22}" + "".join(f"{c:>24}" for c in columns))
     for target in results:
