@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from lti_tool.achievement.tracks import counted_blocs
 from lti_tool.competency_states import NOT_ACQUIRED, STATES, CellState, states_for
 from lti_tool.course_scope import Placement
 from lti_tool.gradebook_sync_view import SyncState, sync_states
@@ -47,10 +48,11 @@ class MatrixRow:
     learner: LtiUser
     cells: list[CellState]
     sync: SyncState | None = None
-
-    @property
-    def reached(self) -> int:
-        return sum(1 for c in self.cells if c.reached)
+    # The learner's total: mandatory blocs plus the Bloc 7 track they follow (all the
+    # columns shown when one bloc is filtered); see lti_tool.achievement.tracks.
+    reached: int = 0
+    total: int = 0
+    track_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def build_matrix(
     )
     states = states_for(session, _learner_ids(course), [c.id for c in competencies], detailed=False)
     syncs = sync_states(session, resource_link_id, _learner_ids(course))
+    counted = counted_blocs(session, [u.id for u in learners], placement.blocs)
     rows = []
     distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}
     for learner in learners:
@@ -120,7 +123,22 @@ def build_matrix(
             distribution[competency.id][cell.state] += 1
         if filters.state and not any(cell.state == filters.state for cell in cells):
             continue
-        rows.append(MatrixRow(learner=learner, cells=cells, sync=syncs.get(learner.id)))
+        scope = counted[learner.id]
+        in_total = [
+            cell
+            for competency, cell in zip(competencies, cells, strict=True)
+            if filters.bloc or competency.bloc_id in scope.bloc_ids
+        ]
+        rows.append(
+            MatrixRow(
+                learner=learner,
+                cells=cells,
+                sync=syncs.get(learner.id),
+                reached=sum(1 for cell in in_total if cell.reached),
+                total=len(in_total),
+                track_unknown=scope.track_unknown and not filters.bloc,
+            )
+        )
     return ClassMatrix(
         groups=groups,
         rows=rows,

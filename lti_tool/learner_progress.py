@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lti_tool.access import LaunchContext
 from lti_tool.achievement.models import BlocState, JuryDecision
+from lti_tool.achievement.tracks import FollowedTrack, counted_blocs
 from lti_tool.competency_states import NOT_ACQUIRED, CellState, bloc_standing_label, states_for
 from lti_tool.course_scope import Placement, course_of
 from lti_tool.models import CourseContext, LtiUser, Membership
@@ -50,6 +51,7 @@ class BlocProgress:
     bloc: Bloc
     competencies: list[CompetencyProgress]
     standing: str = "non_acquis"  # BlocState.state: en_cours, pret_pour_jury, valide...
+    counted: bool = True  # False: the Bloc 7 track the learner does not follow
 
     @property
     def standing_label(self) -> str:
@@ -76,6 +78,20 @@ class BlocProgress:
 class LearnerProgress:
     learner: LtiUser
     blocs: list[BlocProgress] = field(default_factory=list)
+    tracks: list[FollowedTrack] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Mandatory blocs plus the followed track (see lti_tool.achievement.tracks)."""
+        return sum(b.total for b in self.blocs if b.counted)
+
+    @property
+    def reached(self) -> int:
+        return sum(b.reached for b in self.blocs if b.counted)
+
+    @property
+    def track_unknown(self) -> bool:
+        return any(t.bloc is None for t in self.tracks)
 
 
 def _verb_name(verb_id: str) -> str:
@@ -136,6 +152,7 @@ def progress_of(
         row.bloc_id: row.state
         for row in session.scalars(select(BlocState).where(BlocState.learner_id == learner.id))
     }
+    counted = counted_blocs(session, [learner.id], placement.blocs)[learner.id]
     by_competency: dict[int, list[EvidenceItem]] = {}
     for item in evidence_of(session, learner.id, competency_ids, locale):
         by_competency.setdefault(item.competency_id, []).append(item)
@@ -152,10 +169,11 @@ def progress_of(
                 if c.retired_at is None
             ],
             standing=standings.get(bloc.id, "non_acquis"),
+            counted=bloc.id in counted.bloc_ids,
         )
         for bloc in placement.blocs
     ]
-    return LearnerProgress(learner=learner, blocs=blocs)
+    return LearnerProgress(learner=learner, blocs=blocs, tracks=counted.tracks)
 
 
 def audit_trail(session: Session, learner_id: int, limit: int = 200) -> list[AuditEvent]:

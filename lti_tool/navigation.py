@@ -18,6 +18,7 @@ from lti_tool.access import launch_url
 NOTICES = {
     "signoff": lazy_gettext("The sign-off has been recorded."),
     "override": lazy_gettext("The state has been set by hand."),
+    "track": lazy_gettext("The track the learner follows has been recorded."),
     "retry": lazy_gettext("The delivery has been queued again."),
     "roster": lazy_gettext("The class list has been refreshed from the course."),
     "credential-revoked": lazy_gettext("The credential has been revoked."),

@@ -209,6 +209,29 @@ def override(learner_id: int) -> ResponseReturnValue:
     return redirect(launch_url("trainer.learner", learner_id=person.id, notice="override"), 303)
 
 
+@bp.post("/learners/<int:learner_id>/track")
+@require_launch(*TRAINER_ROLES)
+def choose_track(learner_id: int) -> ResponseReturnValue:
+    """Record which optional Bloc 7 track the learner follows (their total counts it)."""
+    session = db.session
+    person = learner_in_course(session, g.launch, learner_id)
+    placement = placement_of(session, g.launch)
+    try:
+        bloc = _placed_bloc(placement, request.form.get("bloc", ""))
+        if not (bloc.optional and bloc.option_group):
+            raise NotFound(
+                gettext("This bloc is not an optional track: there is nothing to choose.")
+            )
+        jury.choose_track(
+            session, learner_id=person.id, bloc=bloc, actor=actor_of(session, g.launch)
+        )
+        session.commit()
+    except (AchievementError, NotFound) as error:
+        session.rollback()
+        return _learner_page(learner_id, 400, str(error))
+    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="track"), 303)
+
+
 @bp.get("/export.csv")
 @require_launch(*TRAINER_ROLES)
 def export_csv() -> ResponseReturnValue:

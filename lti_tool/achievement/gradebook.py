@@ -4,7 +4,8 @@ A learner's score on a link (the whole référentiel, or one bloc) is the **shar
 the link's competencies that are acquis or validé** (a bloc validated by the jury
 counts all its competencies). For the whole référentiel the competencies are those of
 the mandatory blocs plus the learner's Bloc 7 track (chosen, else inferred, else the
-first track). It is sent as ``scoreGiven = share × scoreMaximum`` of the line item.
+first track: :mod:`lti_tool.achievement.tracks`, the rule the pages' totals follow too).
+It is sent as ``scoreGiven = share × scoreMaximum`` of the line item.
 
 AGS 2.0 §3.4.7-8 (Score publish service), with Moodle's reading of it:
 * ``gradingProgress`` is ``FullyGraded``: the share is a final computation of the
@@ -22,7 +23,6 @@ differs from the last one queued for the same learner and link.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,10 +35,10 @@ from lti_tool.achievement.models import (
     BlocState,
     CompetencyState,
     JuryDecision,
-    LearnerTrack,
     ScoreOutbox,
     ScoreSyncState,
 )
+from lti_tool.achievement.tracks import counted_blocs
 from lti_tool.models.people import CourseContext, Membership
 from lti_tool.models.resource_link import ResourceLink
 from referentiel.models import Bloc, Competency, Framework
@@ -69,43 +69,7 @@ def scope_blocs(session: Session, link: ResourceLink, learner_id: int) -> list[B
     blocs = [b for b in framework.blocs if b.retired_at is None]
     if link.bloc_key is not None:
         return [b for b in blocs if b.key == link.bloc_key]
-    chosen = {
-        t.option_group: t.bloc_id
-        for t in session.scalars(
-            select(LearnerTrack).where(
-                LearnerTrack.learner_id == learner_id, LearnerTrack.framework_id == framework.id
-            )
-        )
-    }
-    states = {
-        s.bloc_id: s
-        for s in session.scalars(
-            select(BlocState).where(
-                BlocState.learner_id == learner_id,
-                BlocState.bloc_id.in_([b.id for b in blocs]),
-            )
-        )
-    }
-    groups: dict[str, list[Bloc]] = defaultdict(list)
-    for bloc in blocs:
-        if bloc.optional and bloc.option_group:
-            groups[bloc.option_group].append(bloc)
-    followed: set[int] = set()
-    for group, members in groups.items():
-        followed.add(_followed_track(members, chosen.get(group), states))
-    return [b for b in blocs if not (b.optional and b.option_group) or b.id in followed]
-
-
-def _followed_track(members: list[Bloc], chosen: int | None, states: dict[int, BlocState]) -> int:
-    if chosen is not None and any(b.id == chosen for b in members):
-        return chosen
-    validated = [b for b in members if states.get(b.id) and states[b.id].state == "valide"]
-    if validated:
-        return validated[0].id
-    acquired = {b.id: states[b.id].acquired if b.id in states else 0 for b in members}
-    most = max(acquired.values())
-    leaders = [b for b in members if acquired[b.id] == most]
-    return leaders[0].id
+    return counted_blocs(session, [learner_id], blocs)[learner_id].blocs
 
 
 def link_score(session: Session, link: ResourceLink, learner_id: int) -> LinkScore | None:
