@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool.access import LaunchContext
+from lti_tool.achievement.jury import panel_check
 from lti_tool.achievement.models import BlocState, JuryDecision
 from lti_tool.achievement.tracks import FollowedTrack, counted_blocs
 from lti_tool.competency_states import NOT_ACQUIRED, CellState, bloc_standing_label, states_for
 from lti_tool.course_scope import Placement, course_of
 from lti_tool.models import CourseContext, LtiUser, Membership
 from referentiel.audit import AuditEvent
-from referentiel.jury import Decision, PanelCheck, SignOff, check_panel
+from referentiel.jury import PanelCheck
 from referentiel.models import Bloc, Competency
 from xapi.models import Evidence, Statement
 
@@ -303,17 +304,7 @@ def jury_sittings(session: Session, learner_id: int, bloc_ids: list[int]) -> lis
     sittings = [
         Sitting(
             decision=row,
-            check=check_panel(
-                SignOff(
-                    juror_id=s.juror_id,
-                    juror_name=s.juror_name,
-                    external=s.external,
-                    decision=Decision(s.decision),
-                    signed_at=s.signed_at,
-                    comment=s.comment,
-                )
-                for s in row.signoffs
-            ),
+            check=panel_check(row),
         )
         for row in rows
     ]

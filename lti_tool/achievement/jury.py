@@ -51,6 +51,21 @@ def _competencies_of(session: Session, bloc_id: int) -> list[int]:
     )
 
 
+def panel_check(deliberation: JuryDecision) -> PanelCheck:
+    """What the jury rule says of a deliberation's sign-offs so far (loaded ones)."""
+    return check_panel(
+        SignOff(
+            juror_id=s.juror_id,
+            juror_name=s.juror_name,
+            external=s.external,
+            decision=Decision(s.decision),
+            signed_at=s.signed_at,
+            comment=s.comment,
+        )
+        for s in deliberation.signoffs
+    )
+
+
 def sign_off(
     session: Session,
     *,
@@ -113,17 +128,7 @@ def sign_off(
     session.add(row)
     session.flush()
     session.refresh(deliberation, attribute_names=["signoffs"])
-    check = check_panel(
-        SignOff(
-            juror_id=s.juror_id,
-            juror_name=s.juror_name,
-            external=s.external,
-            decision=Decision(s.decision),
-            signed_at=s.signed_at,
-            comment=s.comment,
-        )
-        for s in deliberation.signoffs
-    )
+    check = panel_check(deliberation)
     target = f"{bloc.key}/{competency.code}" if competency is not None else bloc.key
     audit.record(
         session,
