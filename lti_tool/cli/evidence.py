@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from lti_tool.cli.table_output import json_text, output_format_option
 from lti_tool.database import db
 from lti_tool.evidence_export import COLUMNS, EvidenceFilter, evidence_rows
 from lti_tool.spreadsheet_csv import csv_text
@@ -24,13 +24,7 @@ def evidence_group() -> None:
 @click.option("--platform", help="Only this platform's learners (its issuer).")
 @click.option("--learner", help="Only this learner (the LTI sub; add --platform to be sure).")
 @click.option("--competency", help="Only this competency (its IRI).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "csv"]),
-    default="json",
-    show_default=True,
-)
+@output_format_option
 @click.option(
     "--delimiter",
     type=click.Choice([",", ";"]),
@@ -64,7 +58,7 @@ def list_command(
             COLUMNS, ([row[name] for name in COLUMNS] for row in rows), delimiter=delimiter
         )
     else:
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+        text = json_text(rows)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 import click
@@ -12,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from lti_tool.achievement.progress import CompetencyRow, class_progress
+from lti_tool.cli.table_output import json_text, output_format_option
 from lti_tool.database import db
 
 COLUMNS = (
@@ -55,13 +55,7 @@ def spreadsheet_safe(value: Any) -> str:
 @click.option("--platform", "issuer", required=True, help="The platform's issuer.")
 @click.option("--context", "context_id", required=True, help="The course's context id.")
 @click.option("--learner", "learner_sub", default=None, help="Only this learner (their sub).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "csv"]),
-    default="json",
-    show_default=True,
-)
+@output_format_option
 @click.option(
     "--separator", type=click.Choice([",", ";"]), default=",", show_default=True, help="CSV only."
 )
@@ -73,7 +67,7 @@ def progress_command(
     progress = class_progress(db.session, issuer, context_id, learner_sub)
     rows = [_record(r) for r in progress.rows(current_app.config["BASE_URL"])]
     if output_format == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json_text(rows), nl=False)
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter=separator, lineterminator="\n")
