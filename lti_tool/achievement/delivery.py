@@ -193,9 +193,9 @@ def deliver_one(
                 session.commit()
                 error.retryable = True
             raise
-    except ags.AgsError as error:
+    except (ags.AgsError, PlatformTokenError) as error:
         session.rollback()
-        if error.status == 409:
+        if isinstance(error, ags.AgsError) and error.status == 409:
             outbox.mark_superseded(
                 session,
                 row_id,
@@ -203,6 +203,7 @@ def deliver_one(
                 "the platform already holds a score at least as new (409)",
             )
             return "superseded"
+        # payload is still None when the token failed: it is built once a token is held.
         return outbox.mark_failed(
             session,
             row_id,
@@ -212,17 +213,6 @@ def deliver_one(
             retry_after=error.retry_after,
             settings=settings,
             payload=payload,
-        )
-    except PlatformTokenError as error:
-        session.rollback()
-        return outbox.mark_failed(
-            session,
-            row_id,
-            worker,
-            str(error),
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            settings=settings,
         )
     except Refused as error:
         session.rollback()
