@@ -8,11 +8,13 @@ B) has learner Zoé. Alice has evidence on bloc 1 (C1 acquis with 0.9, C2 en cou
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from lti_tool.access import LaunchContext, issue_launch_token
@@ -205,3 +207,16 @@ def launch_for(
 def token_for(app: Flask, launch: LaunchContext) -> str:
     with app.test_request_context():
         return issue_launch_token(launch)
+
+
+def trainer_client(app: Flask, world: World, learner_id: int) -> tuple[FlaskClient, str, str]:
+    """Tom's cookie-less client (as in a cross-site iframe), his launch token, and the CSRF
+    token read from the learner's page."""
+    client = app.test_client(use_cookies=False)
+    lt = token_for(app, launch_for(world.tom, world.course_a, world.link_a, "instructor"))
+    html = client.get(f"/trainer/learners/{learner_id}", query_string={"lt": lt}).get_data(
+        as_text=True
+    )
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return client, lt, found.group(1)

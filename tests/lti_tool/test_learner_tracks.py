@@ -22,7 +22,13 @@ from lti_tool.database import db
 from lti_tool.models import ResourceLink
 from referentiel.audit import AuditEvent
 from referentiel.models import Bloc, Competency, Framework
-from tests.lti_tool.pages_world import World, add_evidence, launch_for, token_for
+from tests.lti_tool.pages_world import (
+    World,
+    add_evidence,
+    launch_for,
+    token_for,
+    trainer_client,
+)
 from xapi.signals import evidence_changed
 
 
@@ -53,14 +59,7 @@ def tracked(app: Flask, world: World) -> World:
 
 
 def _trainer(app: Flask, world: World) -> tuple[FlaskClient, str, str]:
-    client = app.test_client(use_cookies=False)
-    lt = token_for(app, launch_for(world.tom, world.course_a, world.link_a, "instructor"))
-    html = client.get(f"/trainer/learners/{world.bob.id}", query_string={"lt": lt}).get_data(
-        as_text=True
-    )
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return client, lt, found.group(1)
+    return trainer_client(app, world, world.bob.id)
 
 
 def _choose(client: FlaskClient, lt: str, csrf: str, learner_id: int, bloc: str):  # type: ignore[no-untyped-def]

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from lti_tool.achievement.models import BlocState, CompetencyState, JurySignoff
 from lti_tool.database import db
-from tests.lti_tool.pages_world import World, launch_for, token_for
+from tests.lti_tool.pages_world import World, trainer_client
 
 
 def _trainer(app: Flask, world: World) -> tuple[FlaskClient, str, str]:
-    """A cookie-less client (as in a cross-site iframe), its launch token, a CSRF token."""
-    client = app.test_client(use_cookies=False)
-    lt = token_for(app, launch_for(world.tom, world.course_a, world.link_a, "instructor"))
-    html = client.get(f"/trainer/learners/{world.alice.id}", query_string={"lt": lt}).get_data(
-        as_text=True
-    )
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return client, lt, found.group(1)
+    return trainer_client(app, world, world.alice.id)
 
 
 def _sign(client: FlaskClient, lt: str, csrf: str, learner_id: int, **fields: str):  # type: ignore[no-untyped-def]
