@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import click
@@ -13,6 +11,7 @@ from flask.cli import with_appcontext
 from lti_tool.achievement.progress import CompetencyRow, class_progress
 from lti_tool.cli.table_output import json_text, output_format_option
 from lti_tool.database import db
+from lti_tool.spreadsheet_csv import csv_text
 
 COLUMNS = (
     "learner",
@@ -45,12 +44,6 @@ def _record(row: CompetencyRow) -> dict[str, Any]:
     }
 
 
-def spreadsheet_safe(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 @click.command("progress")
 @click.option("--platform", "issuer", required=True, help="The platform's issuer.")
 @click.option("--context", "context_id", required=True, help="The course's context id.")
@@ -69,9 +62,5 @@ def progress_command(
     if output_format == "json":
         click.echo(json_text(rows), nl=False)
         return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter=separator, lineterminator="\n")
-    writer.writeheader()
-    for record in rows:
-        writer.writerow({k: spreadsheet_safe(v) for k, v in record.items()})
-    click.echo("\ufeff" + buffer.getvalue(), nl=False)  # BOM: spreadsheets read it as UTF-8
+    table = ([record[column] for column in COLUMNS] for record in rows)
+    click.echo(csv_text(COLUMNS, table, delimiter=separator), nl=False)
