@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from referentiel.audit import AuditEvent
 from xapi import actors, learners, mapping
 from xapi.models import Evidence, Statement
-from xapi.signals import evidence_changed, statements_stored, statements_voided
+from xapi.signals import DECODED, evidence_changed, statements_stored, statements_voided
 from xapi.value_lists import CHUNK, one_of
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ def rederive(
     base_url: str | None = None,
     reason: str = "derived",
     new: bool = False,
+    parsed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EvidenceChange:
     """Make the evidence of ``statements`` be exactly what they give today.
 
@@ -128,12 +129,14 @@ def rederive(
     competency IRIs start with; the application puts it there). ``reason`` goes to
     the audit trail of withdrawn rows. ``new``: the statements were just stored, so
     they have no evidence yet and none is looked up (one query less per batch).
+    ``parsed``: the statements' decoded JSON by id, when the caller has it (else
+    ``raw`` is decoded).
     """
     if not statements:
         return EvidenceChange()
     session.flush()
     base_url = base_url or session.info.get("base_url")
-    wanted = _wanted_evidence(session, statements, base_url)
+    wanted = _wanted_evidence(session, statements, base_url, parsed or {})
     existing = {} if new else _existing_evidence(session, [s.id for s in statements])
     added = [row for key, row in wanted.items() if key not in existing]
     withdrawn = [(key, evidence_id) for key, evidence_id in existing.items() if key not in wanted]
@@ -228,17 +231,22 @@ def rederive_all(session: Session) -> tuple[int, EvidenceChange]:
 
 
 def _wanted_evidence(
-    session: Session, statements: Sequence[Statement], base_url: str | None
+    session: Session,
+    statements: Sequence[Statement],
+    base_url: str | None,
+    decoded: Mapping[str, Mapping[str, Any]],
 ) -> dict[_EvidenceKey, dict[str, Any]]:
-    candidates: list[tuple[Statement, dict[str, Any], Outcome, str]] = []
+    candidates: list[tuple[Statement, Mapping[str, Any], Outcome, str]] = []
     for row in statements:
         if row.voided or row.verb_id == VOIDED:
             continue
-        try:
-            parsed = json.loads(row.raw)
-        except ValueError:
-            log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
-            continue
+        parsed = decoded.get(row.id)
+        if parsed is None:
+            try:
+                parsed = json.loads(row.raw)
+            except ValueError:
+                log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
+                continue
         actor = parsed.get("actor")
         source = mapping.object_activity_id(parsed)
         outcome = outcome_of(parsed)
@@ -367,7 +375,7 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 
 
 def _on_statements_stored(session: Session, *, statements: Sequence[Statement], **_: Any) -> None:
-    rederive(session, statements, new=True)
+    rederive(session, statements, new=True, parsed=session.info.get(DECODED))
 
 
 def _on_statements_voided(session: Session, *, statement_ids: Iterable[str], **_: Any) -> None:

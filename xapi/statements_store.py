@@ -277,6 +277,7 @@ def store_statements(
     )
     stored_at = now_ms()
     new_rows: list[Statement] = []
+    decoded: dict[str, dict[str, Any]] = {}
     agent_rows: list[dict[str, Any]] = []
     activity_rows: list[dict[str, Any]] = []
     voiding_targets: list[str] = []
@@ -326,6 +327,7 @@ def store_statements(
             platform_issuer=credential.platform_issuer if credential is not None else None,
         )
         new_rows.append(row)
+        decoded[ident] = data
         agents, activities = _index_rows(ident, data, statement_authority)
         agent_rows.extend(agents)
         activity_rows.extend(activities)
@@ -340,7 +342,13 @@ def store_statements(
             session.execute(insert(StatementAgent), agent_rows)
         if activity_rows:
             session.execute(insert(StatementActivity), activity_rows)
-        signals.statements_stored.send(session, statements=new_rows)
+        # Each new statement's JSON, decoded here already, lent to the receivers for the
+        # time of the signal so that they need not decode ``raw`` (the same text) again.
+        session.info[signals.DECODED] = decoded
+        try:
+            signals.statements_stored.send(session, statements=new_rows)
+        finally:
+            session.info.pop(signals.DECODED, None)
     if voided_ids:
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
         signals.statements_voided.send(session, statement_ids=voided_ids)
