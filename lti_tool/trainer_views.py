@@ -6,11 +6,13 @@ URL is checked to belong to that course (:func:`lti_tool.course_scope.learner_in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 from flask import Blueprint, Response, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from sqlalchemy.orm import Session
 
 from lti_tool import charts
 from lti_tool.access import Role, launch_url, require_launch
@@ -31,7 +33,7 @@ from lti_tool.database import db
 from lti_tool.exceptions import LtiToolError, NotFound
 from lti_tool.learner_progress import audit_trail, evidence_of, jury_sittings, progress_of
 from lti_tool.matrix_export import to_csv, to_xlsx
-from lti_tool.models import CourseContext
+from lti_tool.models import CourseContext, LtiUser
 from referentiel.exceptions import ReferentielError
 from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
@@ -150,15 +152,36 @@ def _signed_at(value: str) -> datetime | None:
     return datetime.combine(day, time(12, 0), tzinfo=UTC)
 
 
+# What a refused form shows back on the learner's page, as a 400 with the reason.
+FORM_REFUSALS = (AchievementError, ReferentielError, NotFound, SignoffDateInvalid)
+
+
+def _record_for_learner(
+    learner_id: int, notice: str, record: Callable[[Session, LtiUser, Placement], None]
+) -> ResponseReturnValue:
+    """Run one trainer form for a learner of this course: all of it commits, or nothing.
+
+    The learner and the placement come from the launch, never from the form alone.
+    """
+    session = db.session
+    person = learner_in_course(session, g.launch, learner_id)
+    placement = placement_of(session, g.launch)
+    try:
+        record(session, person, placement)
+        session.commit()
+    except FORM_REFUSALS as error:
+        session.rollback()
+        return _learner_page(learner_id, 400, str(error))
+    return redirect(launch_url("trainer.learner", learner_id=person.id, notice=notice), 303)
+
+
 @bp.post("/learners/<int:learner_id>/signoff")
 @require_launch(*TRAINER_ROLES)
 def sign_off(learner_id: int) -> ResponseReturnValue:
     """Record a juror's sign-off on a bloc (or one competency) for this learner."""
-    session = db.session
-    person = learner_in_course(session, g.launch, learner_id)
-    placement = placement_of(session, g.launch)
     form = request.form
-    try:
+
+    def record(session: Session, person: LtiUser, placement: Placement) -> None:
         bloc = _placed_bloc(placement, form.get("bloc", ""))
         competency = (
             _placed_competency(placement, form["competency"]) if form.get("competency") else None
@@ -176,47 +199,36 @@ def sign_off(learner_id: int) -> ResponseReturnValue:
             signed_at=_signed_at(form.get("signed_on", "")),
             recorded_by=actor_of(session, g.launch),
         )
-        session.commit()
-    except (AchievementError, ReferentielError, NotFound, SignoffDateInvalid) as error:
-        session.rollback()
-        return _learner_page(learner_id, 400, str(error))
-    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="signoff"), 303)
+
+    return _record_for_learner(learner_id, "signoff", record)
 
 
 @bp.post("/learners/<int:learner_id>/override")
 @require_launch(*TRAINER_ROLES)
 def override(learner_id: int) -> ResponseReturnValue:
     """Set a competency's state by hand (or give it back to the rules), with a reason."""
-    session = db.session
-    person = learner_in_course(session, g.launch, learner_id)
-    placement = placement_of(session, g.launch)
     form = request.form
-    try:
-        competency = _placed_competency(placement, form.get("competency", ""))
+
+    def record(session: Session, person: LtiUser, placement: Placement) -> None:
         state = form.get("state", "")
         jury.set_override(
             session,
             learner_id=person.id,
-            competency=competency,
+            competency=_placed_competency(placement, form.get("competency", "")),
             state=None if state == "rules" else state,
             reason=form.get("reason", ""),
             actor=actor_of(session, g.launch),
         )
-        session.commit()
-    except (AchievementError, NotFound) as error:
-        session.rollback()
-        return _learner_page(learner_id, 400, str(error))
-    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="override"), 303)
+
+    return _record_for_learner(learner_id, "override", record)
 
 
 @bp.post("/learners/<int:learner_id>/track")
 @require_launch(*TRAINER_ROLES)
 def choose_track(learner_id: int) -> ResponseReturnValue:
     """Record which optional Bloc 7 track the learner follows (their total counts it)."""
-    session = db.session
-    person = learner_in_course(session, g.launch, learner_id)
-    placement = placement_of(session, g.launch)
-    try:
+
+    def record(session: Session, person: LtiUser, placement: Placement) -> None:
         bloc = _placed_bloc(placement, request.form.get("bloc", ""))
         if not (bloc.optional and bloc.option_group):
             raise NotFound(
@@ -225,11 +237,8 @@ def choose_track(learner_id: int) -> ResponseReturnValue:
         jury.choose_track(
             session, learner_id=person.id, bloc=bloc, actor=actor_of(session, g.launch)
         )
-        session.commit()
-    except (AchievementError, NotFound) as error:
-        session.rollback()
-        return _learner_page(learner_id, 400, str(error))
-    return redirect(launch_url("trainer.learner", learner_id=person.id, notice="track"), 303)
+
+    return _record_for_learner(learner_id, "track", record)
 
 
 @bp.get("/export.csv")

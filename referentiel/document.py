@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,51 +126,52 @@ def _bloc_data(bloc: BlocDocument) -> dict[str, Any]:
     return data
 
 
+def _repeats(keys: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(position, key) of every key already seen earlier in ``keys``."""
+    seen: set[str] = set()
+    for position, key in enumerate(keys):
+        if key in seen:
+            yield position, key
+        seen.add(key)
+
+
 def consistency_errors(doc: FrameworkDocument) -> list[str]:
     """What a schema cannot say: keys unique where they are looked up, references resolve.
 
     Each message names the JSON path of the offending value in our data format.
     """
-    errors: list[str] = []
-    seen_blocs: set[str] = set()
+    errors = [
+        f"$.blocs[{i}].key: bloc key {key!r} is used twice"
+        for i, key in _repeats(bloc.key for bloc in doc.blocs)
+    ]
     for i, bloc in enumerate(doc.blocs):
         where = f"$.blocs[{i}]"
-        if bloc.key in seen_blocs:
-            errors.append(f"{where}.key: bloc key {bloc.key!r} is used twice")
-        seen_blocs.add(bloc.key)
-        activity_keys: set[str] = set()
-        for j, activity in enumerate(bloc.activities):
-            if activity.key in activity_keys:
-                errors.append(
-                    f"{where}.activities[{j}].key: activity {activity.key!r} is used twice "
-                    f"in bloc {bloc.key!r}"
-                )
-            activity_keys.add(activity.key)
-        codes: set[str] = set()
-        for j, competency in enumerate(bloc.competencies):
-            if competency.code in codes:
-                errors.append(
-                    f"{where}.competencies[{j}].code: competency code {competency.code!r} "
-                    f"is used twice in bloc {bloc.key!r}"
-                )
-            codes.add(competency.code)
-            if competency.activity is not None and competency.activity not in activity_keys:
-                errors.append(
-                    f"{where}.competencies[{j}].activity: activity {competency.activity!r} "
-                    f"is not an activity of bloc {bloc.key!r}"
-                )
-        criterion_keys: set[str] = set()
-        for j, criterion in enumerate(bloc.criteria):
-            if criterion.key in criterion_keys:
-                errors.append(
-                    f"{where}.evaluation.criteria[{j}].key: criterion {criterion.key!r} "
-                    f"is used twice in bloc {bloc.key!r}"
-                )
-            criterion_keys.add(criterion.key)
-            for code in criterion.competencies:
-                if code not in codes:
-                    errors.append(
-                        f"{where}.evaluation.criteria[{j}].competencies: {code!r} is not a "
-                        f"competency of bloc {bloc.key!r}"
-                    )
+        in_bloc = f"in bloc {bloc.key!r}"
+        errors += [
+            f"{where}.activities[{j}].key: activity {key!r} is used twice {in_bloc}"
+            for j, key in _repeats(a.key for a in bloc.activities)
+        ]
+        errors += [
+            f"{where}.competencies[{j}].code: competency code {key!r} is used twice {in_bloc}"
+            for j, key in _repeats(c.code for c in bloc.competencies)
+        ]
+        errors += [
+            f"{where}.evaluation.criteria[{j}].key: criterion {key!r} is used twice {in_bloc}"
+            for j, key in _repeats(c.key for c in bloc.criteria)
+        ]
+        activity_keys = {a.key for a in bloc.activities}
+        codes = {c.code for c in bloc.competencies}
+        errors += [
+            f"{where}.competencies[{j}].activity: activity {c.activity!r} "
+            f"is not an activity of bloc {bloc.key!r}"
+            for j, c in enumerate(bloc.competencies)
+            if c.activity is not None and c.activity not in activity_keys
+        ]
+        errors += [
+            f"{where}.evaluation.criteria[{j}].competencies: {code!r} is not a "
+            f"competency of bloc {bloc.key!r}"
+            for j, criterion in enumerate(bloc.criteria)
+            for code in criterion.competencies
+            if code not in codes
+        ]
     return errors
