@@ -5,8 +5,9 @@
         [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
 
 Each target is started fresh on a loopback port, then loaded in the same way by
-``--clients`` clients (default one), each on its own keep-alive connection, the
-requests of each phase dealt out between them:
+``--clients`` client processes (default one), each posting on its own keep-alive
+connection (``http.client``: the client's own cost stays small beside the servers'),
+the requests of each phase dealt out between them:
 
 1. single POSTs (one statement each) into the empty store;
 2. batches of 100 statements until the store holds 2,000 (with the default 20);
@@ -21,6 +22,13 @@ file backend under uvicorn, as its documentation says, through
 own virtualenv: ``python3 -m venv bench/.ralph-venv && bench/.ralph-venv/bin/pip install
 "ralph-malph[lrs,cli]==5.1.0" requests``; Ralph is skipped when it is absent.
 
+Our servers derive evidence after answering (the derivation queue, drained by a thread
+of each web process): for ours each phase gives two rates, statements acknowledged per
+second, and statements per second until the last of them is evidence (the clock stops
+when the queue is empty), which is the figure compared with Ralph, who keeps statements
+only. ``--grow N`` adds batches until the store holds N statements and singles again,
+to see whether the rate falls as the store grows.
+
 Prints a table of statements per second; asserts nothing. Run it on a quiet machine.
 """
 
@@ -28,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -36,12 +46,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import create_engine, text
@@ -99,7 +110,10 @@ class Target:
     statements_url: str
     auth: tuple[str, str]
     stop: Callable[[], None]
+    # Rows left in the derivation queue (ours); None for an LRS that derives nothing.
+    backlog: Callable[[], int] | None = None
     rates: dict[str, float] = field(default_factory=dict)
+    evidence_rates: dict[str, float] = field(default_factory=dict)
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -189,11 +203,24 @@ def start_ours(
         stderr=subprocess.STDOUT,
     )
     _wait(f"http://127.0.0.1:{port}/xapi/about", process, log)
+    engine = create_engine(database_url or f"sqlite:///{work / 'instance' / 'lti_tool.sqlite3'}")
+
+    def backlog() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM xapi_derivation_queue")).scalar())
+
+    stop = _stopper(process, work)
+
+    def stop_all() -> None:
+        engine.dispose()
+        stop()
+
     return Target(
         name,
         f"http://127.0.0.1:{port}/xapi/statements",
         (credential["key"], credential["secret"]),
-        _stopper(process, work),
+        stop_all,
+        backlog,
     )
 
 
@@ -295,42 +322,66 @@ def fresh_postgres(url: str) -> str:
     return url
 
 
+def _client(url: str, token: str, share: list[bytes], start: Any, out: Any) -> None:
+    """One client process: post its share on one keep-alive connection."""
+    parts = urlsplit(url)
+    headers = {
+        "Authorization": f"Basic {token}",
+        "X-Experience-API-Version": "1.0.3",
+        "Content-Type": "application/json",
+    }
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    start.wait()
+    for body in share:
+        connection.request("POST", parts.path, body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            out.put(f"{response.status} {answer[:300]!r}")
+            return
+    out.put(None)
+
+
 def post_all(target: Target, bodies: list[object], clients: int = 1) -> float:
-    """Statements per second for these request bodies, dealt out to ``clients`` clients
-    that post one after the other, each on its own keep-alive connection."""
+    """Seconds to post these request bodies, dealt out to ``clients`` client processes
+    that each post one after the other."""
     token = base64.b64encode(":".join(target.auth).encode()).decode()
-    encoded = [json.dumps(body) for body in bodies]
-    count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
-    failures: list[str] = []
-
-    def client(share: list[str]) -> None:
-        with requests.Session() as session:
-            session.headers.update(
-                {
-                    "Authorization": f"Basic {token}",
-                    "X-Experience-API-Version": "1.0.3",
-                    "Content-Type": "application/json",
-                }
-            )
-            for data in share:
-                response = session.post(target.statements_url, data=data, timeout=60)
-                if response.status_code != 200:
-                    failures.append(f"{response.status_code} {response.text[:300]}")
-                    return
-
-    threads = [threading.Thread(target=client, args=(encoded[k::clients],)) for k in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    encoded = [json.dumps(body).encode() for body in bodies]
+    context = multiprocessing.get_context("fork")
+    start, out = context.Event(), context.Queue()
+    processes = [
+        context.Process(
+            target=_client, args=(target.statements_url, token, encoded[k::clients], start, out)
+        )
+        for k in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(0.2)  # every client connected and waiting
+    began = time.perf_counter()
+    start.set()
+    failures = [failure for failure in (out.get() for _ in processes) if failure]
+    elapsed = time.perf_counter() - began
+    for process in processes:
+        process.join()
     if failures:
         raise SystemExit(f"{target.name}: {failures[0]}")
-    return count / elapsed
+    return elapsed
 
 
-def run(target: Target, singles: int, batches: int, clients: int) -> None:
+def wait_for_evidence(target: Target, timeout: float = 600) -> float:
+    """Seconds until the derivation queue is empty (0 for an LRS without one)."""
+    if target.backlog is None:
+        return 0.0
+    began = time.perf_counter()
+    while target.backlog():
+        if time.perf_counter() - began > timeout:
+            raise SystemExit(f"{target.name}: evidence still queued after {timeout} s")
+        time.sleep(0.01)
+    return time.perf_counter() - began
+
+
+def run(target: Target, singles: int, batches: int, clients: int, grow: int) -> None:
     n = 0
 
     def statements(k: int) -> list[dict[str, object]]:
@@ -339,13 +390,19 @@ def run(target: Target, singles: int, batches: int, clients: int) -> None:
         n += k
         return out
 
-    target.rates["single, empty store"] = post_all(target, list(statements(singles)), clients)
-    batch_bodies: list[object] = [statements(100) for _ in range(batches)]
-    target.rates["batches of 100"] = post_all(target, batch_bodies, clients)
-    stored = batches * 100
-    target.rates[f"single, {stored:,} stored"] = post_all(
-        target, list(statements(singles)), clients
-    )
+    def phase(label: str, bodies: list[object]) -> None:
+        count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
+        posted = post_all(target, bodies, clients)
+        derived = posted + wait_for_evidence(target)
+        target.rates[label] = count / posted
+        target.evidence_rates[label] = count / derived
+
+    phase("single, empty store", list(statements(singles)))
+    phase("batches of 100", [statements(100) for _ in range(batches)])
+    phase(f"single, {n:,} stored", list(statements(singles)))
+    if grow > n:
+        phase(f"batches to {grow:,}", [statements(100) for _ in range((grow - n) // 100)])
+        phase(f"single, {n:,} stored", list(statements(singles)))
 
 
 def main() -> None:
@@ -376,6 +433,12 @@ def main() -> None:
         type=int,
         default=1,
         help="concurrent clients, the same number for every target (1: sequential)",
+    )
+    parser.add_argument(
+        "--grow",
+        type=int,
+        default=0,
+        help="then batches until the store holds this many statements, and singles again",
     )
     parser.add_argument(
         "--no-evidence",
@@ -413,7 +476,7 @@ def main() -> None:
             print(f"{label} skipped: could not start ({error})", file=sys.stderr)
             continue
         try:
-            run(target, args.singles, args.batches, args.clients)
+            run(target, args.singles, args.batches, args.clients, args.grow)
         finally:
             target.stop()
         print(
@@ -422,24 +485,41 @@ def main() -> None:
         )
         results.append(target)
 
+    report(results, args, serving)
+
+
+def report(results: list[Target], args: argparse.Namespace, serving: Serving) -> None:
     columns = list(results[0].rates) if results else []
     ralph = next((t for t in results if t.name.startswith("ralph")), None)
     print(
         f"\nstatements/s ({args.singles} single POSTs, {args.batches} batches of 100; "
-        f"{args.clients} client(s), keep-alive; ours: {serving.label()}, "
+        f"{args.clients} client process(es), keep-alive; ours: {serving.label()}, "
         f"durability {args.durability}, "
         f"{'statements only' if args.no_evidence else 'with evidence'}; "
         f"load average {os.getloadavg()[0]:.2f})"
     )
-    print(f"{'target':<22}" + "".join(f"{c:>24}" for c in columns))
+    width = max([len(c) for c in columns] + [12]) + 2
+    label = 36
+
+    def row(name: str, values: list[str]) -> None:
+        print(f"{name:<{label}}" + "".join(f"{v:>{width}}" for v in values))
+
+    row("target", columns)
     for target in results:
-        print(f"{target.name:<22}" + "".join(f"{target.rates[c]:>24.0f}" for c in columns))
+        row(f"{target.name}, acknowledged", [f"{target.rates[c]:.0f}" for c in columns])
+        if target.backlog is not None:
+            row(
+                f"{target.name}, evidence done",
+                [f"{target.evidence_rates[c]:.0f}" for c in columns],
+            )
     if ralph is not None:
         for target in results:
-            if target is ralph:
-                continue
-            ratios = "".join(f"{target.rates[c] / ralph.rates[c]:>23.1f}x" for c in columns)
-            print(f"{target.name + ' / ralph':<22}{ratios}")
+            if target is not ralph:
+                rates = target.evidence_rates if target.backlog else target.rates
+                row(
+                    f"{target.name} / ralph",
+                    [f"{rates[c] / ralph.rates[c]:.1f}x" for c in columns],
+                )
 
 
 if __name__ == "__main__":

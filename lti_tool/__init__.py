@@ -12,6 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool import config as tool_config
+from lti_tool import evidence_drainer
 from lti_tool.database import db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     db.init_app(app)
+    evidence_drainer.init_app(app)
     _register_blueprints(app)
     return app
 

@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "AGS_TIMEOUT_SECONDS": 10.0,
     "AGS_LEASE_SECONDS": 120.0,
     "WORKER_POLL_SECONDS": 2.0,
+    # Where stored statements become evidence: background | inline | worker
+    # (see lti_tool.evidence_drainer).
+    "EVIDENCE_DERIVATION": "background",
+    "EVIDENCE_DELAY_SECONDS": 0.2,  # background: how long a wake-up waits for more
 }
 
 # Variables whose text is turned into another type.
@@ -47,6 +51,7 @@ _FLOAT_KEYS = {
     "AGS_TIMEOUT_SECONDS",
     "AGS_LEASE_SECONDS",
     "WORKER_POLL_SECONDS",
+    "EVIDENCE_DELAY_SECONDS",
 }
 _BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from lti_tool.access import LAUNCH_TOKEN_MAX_AGE, LaunchContext, LaunchRequired, current_launch
@@ -54,7 +54,14 @@ def launch_binding(launch: LaunchContext) -> str:
     return hmac.new(key, b"csrf|" + identity.encode(), hashlib.sha256).hexdigest()
 
 
+# Blueprints that never serve a launch's forms: the xAPI resources (HTTP Basic) and
+# the health probes. Their requests skip the launch lookup and leave the session alone.
+NO_LAUNCH_BLUEPRINTS = frozenset({"xapi", "health"})
+
+
 def _bind_to_launch() -> None:
+    if request.blueprint in NO_LAUNCH_BLUEPRINTS:
+        return
     try:
         launch = current_launch()
     except LaunchRequired:

@@ -18,16 +18,19 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from lti_tool import evidence_drainer
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
 from xapi.activity_definitions import activity_object, person_object
+from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, InvalidStatement, NotImplementedResource, Unauthorized
-from xapi.models import Attachment, Credential
+from xapi.models import Attachment
 from xapi.multipart import build_multipart, parse_multipart
 from xapi.statement_formats import formatted
 from xapi.statement_query import (
@@ -112,7 +115,7 @@ def _check_version(headers: Headers) -> None:
     g.xapi_version = "2.0.0" if value.startswith("2.") else "1.0.3"
 
 
-def _authenticate(headers: Headers) -> Credential:
+def _authenticate(headers: Headers, executor: Session | Connection | None = None) -> Caller:
     value = headers.get("Authorization", "")
     scheme, _, encoded = value.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -123,7 +126,7 @@ def _authenticate(headers: Headers) -> Credential:
         raise Unauthorized("malformed HTTP Basic credentials") from None
     if not sep:
         raise Unauthorized("malformed HTTP Basic credentials")
-    return xapi_credentials.authenticate(db.session, key, secret)
+    return xapi_credentials.authenticate(executor or db.session, key, secret)
 
 
 def _read_request() -> XapiRequest:
@@ -176,16 +179,13 @@ def statements() -> ResponseReturnValue:
     first, then PUT, POST, or GET/HEAD."""
     xreq = _read_request()
     _check_version(xreq.headers)
-    credential = _authenticate(xreq.headers)
     if xreq.method in ("GET", "HEAD"):
-        response = _get(xreq, credential)
-    elif xreq.method == "PUT":
-        response = _put(xreq, credential)
-    elif xreq.method == "POST":
-        response = _post(xreq, credential)
-    else:
-        raise BadRequest(f"method {xreq.method} is not allowed on the Statements resource")
-    return response
+        return _get(xreq, _authenticate(xreq.headers))
+    if xreq.method == "PUT":
+        return _put(xreq)
+    if xreq.method == "POST":
+        return _post(xreq)
+    raise BadRequest(f"method {xreq.method} is not allowed on the Statements resource")
 
 
 @bp.route("/activities", methods=["GET", "HEAD"])
@@ -256,36 +256,38 @@ def _statements_in(xreq: XapiRequest) -> tuple[list[Any], bool, dict[str, Attach
     return items, is_array, parts
 
 
-def _store(xreq: XapiRequest, credential: Credential, statement_id: str | None) -> list[str]:
-    items, is_array, parts = _statements_in(xreq)
-    if statement_id is not None and is_array:
-        raise BadRequest("PUT takes one statement, not an array")
-    authority = xapi_credentials.authority_agent(credential, current_app.config["BASE_URL"])
+def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
+    """Authenticate and store in one transaction on a bare connection (no ORM session:
+    the write path is the LRS's hottest), then have the statements derived."""
     for attempt in (1, 2):
         try:
-            result = store_statements(
-                db.session,
-                items,
-                authority=authority,
-                credential=credential,
-                statement_id=statement_id,
-                parts=parts,
-                version=response_version(),
-            )
-            db.session.commit()
-            return result.ids
+            with db.engine.begin() as connection:
+                credential = _authenticate(xreq.headers, connection)
+                items, is_array, parts = _statements_in(xreq)
+                if statement_id is not None and is_array:
+                    raise BadRequest("PUT takes one statement, not an array")
+                result = store_statements(
+                    connection,
+                    items,
+                    authority=xapi_credentials.authority_agent(
+                        credential, current_app.config["BASE_URL"]
+                    ),
+                    credential=credential,
+                    statement_id=statement_id,
+                    parts=parts,
+                    version=response_version(),
+                )
         except IntegrityError:
             # Another request stored one of these ids meanwhile: compare again.
-            db.session.rollback()
             if attempt == 2:
                 raise
-        except Exception:
-            db.session.rollback()
-            raise
+            continue
+        evidence_drainer.statements_committed()
+        return result.ids
     raise AssertionError("unreachable")
 
 
-def _put(xreq: XapiRequest, credential: Credential) -> Response:
+def _put(xreq: XapiRequest) -> Response:
     """PUT ?statementId=: 204 No Content (Communication §2.1.1)."""
     unknown = set(xreq.params) - {"statementId"}
     if unknown:
@@ -297,15 +299,15 @@ def _put(xreq: XapiRequest, credential: Credential) -> Response:
         uuid(statement_id, "statementId")
     except Exception as error:
         raise BadRequest(f"parameter {error}") from None
-    _store(xreq, credential, statement_id)
+    _store(xreq, statement_id)
     return Response(status=204)
 
 
-def _post(xreq: XapiRequest, credential: Credential) -> Response:
+def _post(xreq: XapiRequest) -> Response:
     """POST of one statement or an array: 200 with the ids in order (§2.1.2)."""
     if xreq.params:
         raise BadRequest(f"unknown parameter(s) for POST: {sorted(xreq.params)}")
-    ids = _store(xreq, credential, None)
+    ids = _store(xreq, None)
     return Response(json.dumps(ids), status=200, mimetype="application/json")
 
 
@@ -335,7 +337,7 @@ def _json_or_multipart(
     return Response(body, status=200, content_type=content_type)
 
 
-def _get(xreq: XapiRequest, credential: Credential) -> Response:
+def _get(xreq: XapiRequest, credential: Caller) -> Response:
     """One statement by id, or a filtered list with ``more`` (Communication §2.1.3)."""
     params = xreq.params
     single = [name for name in ("statementId", "voidedStatementId") if name in params]

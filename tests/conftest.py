@@ -91,6 +91,9 @@ def app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             "DATABASE_URL": database_url,
             "BASE_URL": BASE_URL,
             "SECRET_KEY": "test-secret-key",
+            # Evidence derived before the answer, so that tests read it at once;
+            # tests/xapi/test_derivation_queue.py covers the other modes.
+            "EVIDENCE_DERIVATION": "inline",
         }
     )
     yield application

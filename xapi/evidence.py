@@ -1,10 +1,10 @@
 """Evidence: statements counted for a learner and a competency.
 
-Derivation runs inside the storing transaction, on the signals statement storage
-sends (``xapi.signals.statements_stored`` / ``statements_voided``), and again when
-a learner becomes known (:func:`resolve_pending_for_user`) or a mapping rule is
-added or removed. Every path goes through :func:`rederive`, which computes what
-evidence a list of statements should give and makes the table say exactly that.
+Derivation runs after storage, for the statements storage queued (stored or voided:
+:mod:`xapi.derivation`), and again when a learner becomes known
+(:func:`resolve_pending_for_user`) or a mapping rule is added or removed. Every path
+goes through :func:`rederive`, which computes what evidence a list of statements should
+give and makes the table say exactly that.
 
 A statement gives evidence when:
 - it is not voided and is not itself a voiding statement;
@@ -23,9 +23,8 @@ row, so nothing is lost from history. Every change sends
 ``xapi.signals.evidence_changed`` with the touched (learner, competency) pairs.
 
 Cost: a fixed number of queries per list of statements (learners: at most three,
-competencies: two, existing evidence: one, skipped for statements just stored, then
-one bulk insert for evidence and one for audit events), never one per statement;
-``bench/evidence_bench.py`` measures it.
+competencies: two, existing evidence: one, then one bulk insert for evidence and one
+for audit events), never one per statement; ``bench/evidence_bench.py`` measures it.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session
 from referentiel.audit import AuditEvent
 from xapi import actors, learners, mapping
 from xapi.models import Evidence, Statement
-from xapi.signals import DECODED, evidence_changed, statements_stored, statements_voided
+from xapi.signals import evidence_changed
 from xapi.value_lists import CHUNK, one_of
 
 log = logging.getLogger(__name__)
@@ -120,27 +119,23 @@ def rederive(
     *,
     base_url: str | None = None,
     reason: str = "derived",
-    new: bool = False,
-    parsed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EvidenceChange:
     """Make the evidence of ``statements`` be exactly what they give today.
 
     ``base_url`` defaults to ``session.info["base_url"]`` (the tool's URL, which
     competency IRIs start with; the application puts it there). ``reason`` goes to
-    the audit trail of withdrawn rows. ``new``: the statements were just stored, so
-    they have no evidence yet and none is looked up (one query less per batch).
-    ``parsed``: the statements' decoded JSON by id, when the caller has it (else
-    ``raw`` is decoded).
+    the audit trail of withdrawn rows ("voided" for the rows of voided statements).
     """
     if not statements:
         return EvidenceChange()
     session.flush()
     base_url = base_url or session.info.get("base_url")
-    wanted = _wanted_evidence(session, statements, base_url, parsed or {})
-    existing = {} if new else _existing_evidence(session, [s.id for s in statements])
+    wanted = _wanted_evidence(session, statements, base_url)
+    existing = _existing_evidence(session, [s.id for s in statements])
     added = [row for key, row in wanted.items() if key not in existing]
     withdrawn = [(key, evidence_id) for key, evidence_id in existing.items() if key not in wanted]
-    return _apply(session, added, withdrawn, reason=reason)
+    voided = {s.id for s in statements if s.voided}
+    return _apply(session, added, withdrawn, reason=reason, voided=voided)
 
 
 def rederive_in_chunks(
@@ -153,12 +148,6 @@ def rederive_in_chunks(
         rows = list(session.scalars(select(Statement).where(one_of(session, Statement.id, chunk))))
         change |= rederive(session, rows, reason=reason)
     return change
-
-
-def withdraw(session: Session, statement_ids: Iterable[str], *, reason: str) -> EvidenceChange:
-    """Withdraw every evidence row of these statements (voided, for instance)."""
-    existing = _existing_evidence(session, list(statement_ids))
-    return _apply(session, [], list(existing.items()), reason=reason)
 
 
 def resolve_pending_for_user(session: Session, user_id: int) -> Touched:
@@ -234,19 +223,16 @@ def _wanted_evidence(
     session: Session,
     statements: Sequence[Statement],
     base_url: str | None,
-    decoded: Mapping[str, Mapping[str, Any]],
 ) -> dict[_EvidenceKey, dict[str, Any]]:
     candidates: list[tuple[Statement, Mapping[str, Any], Outcome, str]] = []
     for row in statements:
         if row.voided or row.verb_id == VOIDED:
             continue
-        parsed = decoded.get(row.id)
-        if parsed is None:
-            try:
-                parsed = json.loads(row.raw)
-            except ValueError:
-                log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
-                continue
+        try:
+            parsed = json.loads(row.raw)
+        except ValueError:
+            log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
+            continue
         actor = parsed.get("actor")
         source = mapping.object_activity_id(parsed)
         outcome = outcome_of(parsed)
@@ -306,6 +292,7 @@ def _apply(
     withdrawn: list[tuple[_EvidenceKey, int]],
     *,
     reason: str,
+    voided: set[str],
 ) -> EvidenceChange:
     if not added and not withdrawn:
         return EvidenceChange()
@@ -334,10 +321,11 @@ def _apply(
             "kind": "evidence.withdrawn",
             "learner_id": learner_id,
             "competency_id": competency_id,
-            "details": {"statement_id": statement_id, "reason": reason},
-            "summary": f"statement {statement_id} ({reason})",
+            "details": {"statement_id": statement_id, "reason": why},
+            "summary": f"statement {statement_id} ({why})",
         }
         for (statement_id, learner_id, competency_id), _ in withdrawn
+        for why in ["voided" if statement_id in voided else reason]
     ]
     session.execute(insert(_AUDIT_TABLE), events)
     touched = _touched(added, withdrawn)
@@ -372,15 +360,3 @@ def _mastery_score(statement: Mapping[str, Any]) -> float | None:
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _on_statements_stored(session: Session, *, statements: Sequence[Statement], **_: Any) -> None:
-    rederive(session, statements, new=True, parsed=session.info.get(DECODED))
-
-
-def _on_statements_voided(session: Session, *, statement_ids: Iterable[str], **_: Any) -> None:
-    withdraw(session, statement_ids, reason="voided")
-
-
-statements_stored.connect(_on_statements_stored)
-statements_voided.connect(_on_statements_voided)

@@ -73,6 +73,21 @@ class Statement(Base):
     credential: Mapped[Credential | None] = relationship()
 
 
+class DerivationQueue(Base):
+    """A statement whose evidence is to be derived (again): written in the transaction
+    that stores or voids it, deleted in the one that derives it (:mod:`xapi.derivation`).
+
+    A statement may be queued more than once (stored, then voided before the first
+    derivation ran); each row is taken once, and deriving is idempotent.
+    """
+
+    __tablename__ = "xapi_derivation_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[str] = mapped_column(String(36))
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MappingRule(Base):
     """An activity id (exact, or a prefix) whose statements count for a competency."""
 

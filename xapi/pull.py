@@ -4,10 +4,11 @@ store writes to) into this one.
 The remote is read oldest first (``ascending=true``) from where the last run stopped
 (``since`` = the ``stored`` of the newest statement taken, kept per source in
 :class:`~xapi.models.PullSource`), following ``more`` links. Each page is stored in one
-transaction through :func:`xapi.statements_store.store_statements`, so evidence is
-derived exactly as for statements posted to us. A statement whose id is already stored
-is skipped when identical and reported as a conflict otherwise; a statement that breaks
-the spec is reported and skipped rather than blocking every later page.
+transaction through :func:`xapi.statements_store.store_statements`, then its evidence
+derived (:func:`xapi.derivation.drain`), exactly as for statements posted to us. A
+statement whose id is already stored is skipped when identical and reported as a
+conflict otherwise; a statement that breaks the spec is reported and skipped rather
+than blocking every later page.
 
 The HTTP client is tincan's ``RemoteLRS`` transport with a socket timeout: its
 ``query_statements`` is not used because it parses the answer into tincan objects,
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from tincan.http_request import HTTPRequest
 from tincan.remote_lrs import RemoteLRS
 
+from xapi import derivation
 from xapi.comparison import same_statement
 from xapi.exceptions import InvalidStatement, PullError, XapiError
 from xapi.models import PullSource, Statement
@@ -203,6 +205,7 @@ def pull(
         cursor.pulled += report.stored - before
         cursor.conflicts = len(report.conflicts)
         session.commit()
+        derivation.drain(session)
         if on_page is not None:
             on_page(report)
         if not more or not items:

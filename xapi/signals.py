@@ -13,11 +13,3 @@ from blinker import Namespace
 _signals = Namespace()
 
 evidence_changed = _signals.signal("evidence-changed")
-
-DECODED = "xapi.decoded_statements"
-
-# Sent by statement storage inside its transaction: ``statements`` are the new rows.
-# While it is sent, ``session.info[DECODED]`` maps their ids to their decoded JSON.
-statements_stored = _signals.signal("statements-stored")
-# Sent after voiding: ``statement_ids`` are the ids of the statements that were voided.
-statements_voided = _signals.signal("statements-voided")

@@ -1,9 +1,10 @@
 """Storing statements: validation, the LRS-assigned properties, conflicts, voiding,
-index rows, and the ``statements_stored`` / ``statements_voided`` signals.
+index rows, and the derivation queue.
 
 Every entry point (the Statements resource, ``lti-tool xapi pull``) goes through
 :func:`store_statements`, inside the caller's transaction: the caller commits, so a
-batch and the evidence derived from it are written together or not at all.
+batch is stored whole or not at all, together with the queue rows that make its
+statements (and those it voids) evidence afterwards (:mod:`xapi.derivation`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.orm import Session
 
-import xapi.evidence  # noqa: F401  (connects the evidence receivers to the signals)
-from xapi import signals
+from referentiel.orm import utcnow
+from xapi import derivation
 from xapi.actors import actor_key, normalise_home_page
 from xapi.comparison import same_statement
+from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
 from xapi.identifiers import digest, hashed_agent_key
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
@@ -29,6 +31,14 @@ from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
 
 DEFAULT_VERSION = "1.0.0"
+# Storage runs on an ORM session (pull, tests) or, for the Statements resource, on a
+# bare connection: a POST then costs its Core statements and nothing of the ORM.
+Executor = Session | Connection
+# Statements built once: building one (and its cache key) costs more than running it.
+_INSERT_STATEMENTS = insert(cast(Table, Statement.__table__))
+_INSERT_AGENTS = insert(cast(Table, StatementAgent.__table__))
+_INSERT_ACTIVITIES = insert(cast(Table, StatementActivity.__table__))
+_INSERT_ATTACHMENTS = insert(cast(Table, Attachment.__table__))
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,8 @@ class AttachmentPart:
 
 @dataclass
 class StoreResult:
-    ids: list[str]
-    stored: list[Statement] = field(default_factory=list)
+    ids: list[str]  # every statement of the request, in order
+    new_ids: list[str] = field(default_factory=list)  # those stored now (not seen before)
     voided_ids: list[str] = field(default_factory=list)
 
 
@@ -118,7 +128,9 @@ def now_ms() -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _check_platform(statement: dict[str, Any], credential: Credential | None, path: str) -> None:
+def _check_platform(
+    statement: dict[str, Any], credential: Caller | Credential | None, path: str
+) -> None:
     """A credential bound to a platform speaks only for that platform's users."""
     if credential is None or not credential.platform_issuer:
         return
@@ -212,11 +224,11 @@ def _check_attachments(
 
 
 def store_statements(
-    session: Session,
+    session: Executor,
     items: Sequence[ReceivedStatement],
     *,
     authority: dict[str, Any],
-    credential: Credential | None,
+    credential: Caller | Credential | None,
     statement_id: str | None = None,
     parts: Mapping[str, AttachmentPart] | None = None,
     version: str = "1.0.3",
@@ -267,17 +279,12 @@ def store_statements(
     given_ids = [ident for ident, item in zip(ids, items, strict=True) if "id" in item.data]
     if statement_id is not None:
         given_ids = ids
-    existing = (
-        {
-            row.id: row
-            for row in session.scalars(select(Statement).where(Statement.id.in_(given_ids)))
-        }
-        if given_ids
-        else {}
-    )
+    existing: dict[str, str] = {}
+    if given_ids:
+        found = select(Statement.id, Statement.raw).where(Statement.id.in_(given_ids))
+        existing = {ident: raw for ident, raw in session.execute(found)}
     stored_at = now_ms()
-    new_rows: list[Statement] = []
-    decoded: dict[str, dict[str, Any]] = {}
+    new_rows: list[dict[str, Any]] = []
     agent_rows: list[dict[str, Any]] = []
     activity_rows: list[dict[str, Any]] = []
     voiding_targets: list[str] = []
@@ -290,7 +297,7 @@ def store_statements(
         data = item.data
         previous = existing.get(ident)
         if previous is not None:
-            if not same_statement(json.loads(previous.raw), data):
+            if not same_statement(json.loads(previous), data):
                 raise StatementConflict(
                     f"statement {ident} is already stored with different content"
                 )
@@ -307,27 +314,27 @@ def store_statements(
             parse_timestamp(data["timestamp"], "timestamp") if "timestamp" in data else stored_at
         )
         context = data.get("context") or {}
-        row = Statement(
-            id=ident,
-            raw=item.raw,
-            stored=stored_at,
-            timestamp=timestamp,
-            verb_id=data["verb"]["id"],
-            object_id=str(obj["id"]) if kind in ("Activity", "StatementRef") else None,
-            object_type=kind,
-            object_statement_id=target,
-            actor_key=actor_key(data["actor"]),
-            voided=False,
-            registration=str(context["registration"]).lower()
-            if "registration" in context
-            else None,
-            version=str(data.get("version", default_version)),
-            authority=json.dumps(statement_authority, ensure_ascii=False),
-            credential_id=credential.id if credential is not None else None,
-            platform_issuer=credential.platform_issuer if credential is not None else None,
+        new_rows.append(
+            {
+                "id": ident,
+                "raw": item.raw,
+                "stored": stored_at,
+                "timestamp": timestamp,
+                "verb_id": data["verb"]["id"],
+                "object_id": str(obj["id"]) if kind in ("Activity", "StatementRef") else None,
+                "object_type": kind,
+                "object_statement_id": target,
+                "actor_key": actor_key(data["actor"]),
+                "voided": False,
+                "registration": str(context["registration"]).lower()
+                if "registration" in context
+                else None,
+                "version": str(data.get("version", default_version)),
+                "authority": json.dumps(statement_authority, ensure_ascii=False),
+                "credential_id": credential.id if credential is not None else None,
+                "platform_issuer": credential.platform_issuer if credential is not None else None,
+            }
         )
-        new_rows.append(row)
-        decoded[ident] = data
         agents, activities = _index_rows(ident, data, statement_authority)
         agent_rows.extend(agents)
         activity_rows.extend(activities)
@@ -336,26 +343,20 @@ def store_statements(
     _arrive_voided(session, new_rows, given_ids, set(voiding_targets))
     _store_parts(session, parts)
     if new_rows:
-        session.add_all(new_rows)
-        session.flush()
+        # Core inserts on the tables: one executemany each, without ORM objects.
+        session.execute(_INSERT_STATEMENTS, new_rows)
         if agent_rows:
-            session.execute(insert(StatementAgent), agent_rows)
+            session.execute(_INSERT_AGENTS, agent_rows)
         if activity_rows:
-            session.execute(insert(StatementActivity), activity_rows)
-        # Each new statement's JSON, decoded here already, lent to the receivers for the
-        # time of the signal so that they need not decode ``raw`` (the same text) again.
-        session.info[signals.DECODED] = decoded
-        try:
-            signals.statements_stored.send(session, statements=new_rows)
-        finally:
-            session.info.pop(signals.DECODED, None)
+            session.execute(_INSERT_ACTIVITIES, activity_rows)
     if voided_ids:
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
-        signals.statements_voided.send(session, statement_ids=voided_ids)
-    return StoreResult(ids=ids, stored=new_rows, voided_ids=voided_ids)
+    new_ids = [row["id"] for row in new_rows]
+    derivation.enqueue(session, new_ids + voided_ids)
+    return StoreResult(ids=ids, new_ids=new_ids, voided_ids=voided_ids)
 
 
-def _void(session: Session, targets: list[str], batch_voiding: set[str]) -> list[str]:
+def _void(session: Executor, targets: list[str], batch_voiding: set[str]) -> list[str]:
     """Voiding rules (Data §2.3.2): a voiding statement cannot itself be voided; a
     target not (yet) stored is no reason to refuse the voiding statement."""
     if not targets:
@@ -376,7 +377,7 @@ def _void(session: Session, targets: list[str], batch_voiding: set[str]) -> list
 
 
 def _arrive_voided(
-    session: Session, new_rows: list[Statement], given_ids: list[str], targets: set[str]
+    session: Executor, new_rows: list[dict[str, Any]], given_ids: list[str], targets: set[str]
 ) -> None:
     """A statement whose voiding statement came first is stored voided (Data §2.3.2:
     the voiding statement's target may arrive later). Ids this LRS generated cannot
@@ -393,26 +394,29 @@ def _arrive_voided(
         ).all()
     )
     for row in new_rows:
-        if row.verb_id != VOIDED_VERB and (row.id in earlier or row.id in targets):
-            row.voided = True
+        if row["verb_id"] != VOIDED_VERB and (row["id"] in earlier or row["id"] in targets):
+            row["voided"] = True
 
 
-def _store_parts(session: Session, parts: Mapping[str, AttachmentPart]) -> None:
+def _store_parts(session: Executor, parts: Mapping[str, AttachmentPart]) -> None:
     if not parts:
         return
     known = set(
         session.scalars(select(Attachment.sha2).where(Attachment.sha2.in_(list(parts)))).all()
     )
-    for sha2, part in parts.items():
-        if sha2 not in known:
-            session.add(
-                Attachment(
-                    sha2=sha2,
-                    content_type=part.content_type,
-                    length=len(part.content),
-                    content=part.content,
-                )
-            )
+    rows = [
+        {
+            "sha2": sha2,
+            "content_type": part.content_type,
+            "length": len(part.content),
+            "content": part.content,
+            "created_at": utcnow(),
+        }
+        for sha2, part in parts.items()
+        if sha2 not in known
+    ]
+    if rows:
+        session.execute(_INSERT_ATTACHMENTS, rows)
 
 
 def _context_activities_as_arrays(part: dict[str, Any]) -> None:

@@ -235,10 +235,15 @@ class Worker:
     http: requests.Session = field(default_factory=requests.Session)
     delivered: int = 0
     on_idle: Callable[[Session], None] | None = None
+    # Work done before each claim (deriving queued evidence, which may queue scores);
+    # returns how much it did.
+    before_claim: Callable[[Session], int] | None = None
 
     def step(self) -> int:
-        """Claim a batch and deliver it; returns how many rows were claimed."""
+        """Do the ``before_claim`` work, claim a batch and deliver it; returns how many
+        rows were claimed plus what ``before_claim`` did."""
         with self.new_session() as session:
+            prepared = self.before_claim(session) if self.before_claim is not None else 0
             claimed = outbox.claim(session, self.name, self.settings)
             for index, row_id in enumerate(claimed):
                 if self.stop.is_set():
@@ -259,7 +264,7 @@ class Worker:
                     )
                 self.delivered += status == "delivered"
                 log.info("score #%s: %s", row_id, status)
-            return len(claimed)
+            return len(claimed) + prepared
 
     def next_due_in(self) -> float | None:
         """Seconds until the next pending row is due (None: nothing pending)."""

@@ -29,6 +29,7 @@ from referentiel.certification import bloc_standing, competency_standing
 from referentiel.jury import Decision
 from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
+from xapi import derivation
 from xapi.models import Evidence
 from xapi.signals import evidence_changed
 from xapi.value_lists import one_of
@@ -92,6 +93,7 @@ def recompute_pairs(
     """
     if not pairs:
         return set()
+    derivation.serialise(session)
     as_of = as_of or utcnow()
     session.flush()
     competency_ids = {c for _, c in pairs}

@@ -1,4 +1,5 @@
-"""``lti-tool worker``: deliver queued gradebook scores over AGS; dead letters and retries."""
+"""``lti-tool worker``: derive queued evidence, deliver queued gradebook scores over AGS;
+dead letters and retries."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from lti_tool.achievement import outbox, recompute
 from lti_tool.achievement.delivery import Worker
 from lti_tool.achievement.outbox import DeliverySettings
 from lti_tool.database import db
+from xapi import derivation
 
 
 def delivery_settings(config: Any, **overrides: Any) -> DeliverySettings:
@@ -46,7 +49,8 @@ def delivery_settings(config: Any, **overrides: Any) -> DeliverySettings:
 def worker_group(
     ctx: click.Context, once: bool, max_wait: float, lease_seconds: float | None
 ) -> None:
-    """Deliver gradebook scores to the platforms (AGS). Stops cleanly on SIGTERM or Ctrl-C."""
+    """Derive the evidence of queued statements and deliver gradebook scores to the
+    platforms (AGS). Stops cleanly on SIGTERM or Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
     settings = delivery_settings(current_app.config, lease_seconds=lease_seconds)
@@ -55,6 +59,7 @@ def worker_group(
         settings=settings,
         poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
         on_idle=_recompute_expired,
+        before_claim=_derive_queued,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -79,9 +84,13 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
             )
         click.echo(f"Delivered {delivered} score(s); {waiting} still queued.")
         return
-    click.echo(f"Worker {worker.name} delivering scores (Ctrl-C to stop).")
+    click.echo(f"Worker {worker.name} deriving evidence and delivering scores (Ctrl-C to stop).")
     worker.run()
     click.echo(f"Worker stopped after delivering {worker.delivered} score(s).")
+
+
+def _derive_queued(session: Session) -> int:
+    return derivation.drain(session).taken
 
 
 def _recompute_expired(session: Any) -> None:

@@ -11,6 +11,7 @@ from lti_tool.models.people import LtiUser
 from tests.lms.fixtures import LiveTool
 from tests.lms.flow import LaunchFlow
 from tests.lms.platform import TestPlatform
+from xapi import derivation
 from xapi.credentials import authority_agent, create_credential
 from xapi.models import Evidence
 from xapi.statements_store import parse_body, store_statements
@@ -46,6 +47,7 @@ def test_first_launch_turns_the_learners_earlier_statements_into_evidence(
             credential=issued.credential,
         )
         db.session.commit()
+        derivation.drain(db.session)
         assert db.session.scalar(select(Evidence)) is None  # nobody launched yet
 
     page = launch_flow.launch("learner")

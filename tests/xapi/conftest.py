@@ -1,8 +1,8 @@
 """Factories for the evidence tests: a small référentiel, LTI users, stored statements.
 
 Statements go through the Statements resource's own storage (validation, rows, index
-tables, then ``statements_stored`` in the same session), so these tests drive the
-evidence module through its real entry point.
+tables, the derivation queue), then the queue is drained as the web process or the
+worker does, so these tests drive the evidence module through its real entry points.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from xapi_samples import BASE_URL, MOODLE
 
 from lti_tool.models import Bloc, Competency, Framework, LtiUser
+from xapi import derivation
 from xapi.credentials import authority_agent, create_credential
 from xapi.models import Statement
 from xapi.statements_store import parse_body
@@ -55,7 +57,8 @@ def make_user(session: Session) -> Callable[..., LtiUser]:
 def store_statements(
     session: Session, *statements: dict[str, Any], platform_issuer: str | None = None
 ) -> list[Statement]:
-    """Store statements through the Statements resource's storage, and commit.
+    """Store statements through the Statements resource's storage, commit, and derive
+    their evidence.
 
     ``platform_issuer`` binds the sending credential to that platform.
     """
@@ -69,7 +72,12 @@ def store_statements(
         credential=issued.credential,
     )
     session.commit()
-    return result.stored
+    derivation.drain(session)
+    rows = {
+        row.id: row
+        for row in session.scalars(select(Statement).where(Statement.id.in_(result.new_ids)))
+    }
+    return [rows[ident] for ident in result.new_ids]
 
 
 def void_statement(session: Session, target_id: str) -> None:

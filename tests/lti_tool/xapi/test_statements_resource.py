@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from xapi_lrs_client import Lrs, basic
 
 from lti_tool.database import db
-from xapi import signals
-from xapi.models import Statement
+from xapi.models import DerivationQueue, Statement
 
 Sample = Callable[[str], dict[str, Any]]
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -246,17 +245,23 @@ def test_platform_bound_credential_refused_for_another_platforms_learner(
     assert count_statements(app) == 1
 
 
-def test_stored_signal_fires_in_the_storing_transaction(lrs: Lrs, sample: Sample) -> None:
-    seen: list[list[str]] = []
+def queued(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(select(DerivationQueue.statement_id).order_by(DerivationQueue.id))
+        )
 
-    def receiver(session: Any, statements: list[Statement]) -> None:
-        assert session.get(Statement, statements[0].id) is not None
-        seen.append([s.id for s in statements])
 
-    with signals.statements_stored.connected_to(receiver):
-        ids = lrs.post([sample("h5p_answered"), sample("cmi5_passed")]).json
-        lrs.post(sample("cmi5_passed"))  # identical again: nothing new
-    assert seen == [ids]
+def test_storing_queues_each_new_statement_for_derivation(
+    app: Flask, lrs: Lrs, sample: Sample
+) -> None:
+    app.config["EVIDENCE_DERIVATION"] = "worker"  # leave the queue for the worker
+    ids = lrs.post([sample("h5p_answered"), sample("cmi5_passed")]).json
+    lrs.post(sample("cmi5_passed"))  # identical again: nothing new
+    bad = sample("h5p_answered")
+    del bad["verb"]
+    assert lrs.post([sample("moodle_quiz_completed"), bad]).status_code == 400
+    assert queued(app) == ids
 
 
 def void(lrs: Lrs, target: str) -> Any:
@@ -269,16 +274,13 @@ def void(lrs: Lrs, target: str) -> Any:
     )
 
 
-def test_voided_statement_is_only_returned_by_voided_statement_id(lrs: Lrs, sample: Sample) -> None:
-    voided_ids: list[list[str]] = []
-
-    def receiver(_session: Any, statement_ids: list[str]) -> None:
-        voided_ids.append(statement_ids)
-
+def test_voided_statement_is_only_returned_by_voided_statement_id(
+    app: Flask, lrs: Lrs, sample: Sample
+) -> None:
+    app.config["EVIDENCE_DERIVATION"] = "worker"
     [target] = lrs.post(sample("h5p_answered")).json
-    with signals.statements_voided.connected_to(receiver):
-        [voiding] = void(lrs, target).json
-    assert voided_ids == [[target]]
+    [voiding] = void(lrs, target).json
+    assert queued(app) == [target, voiding, target]  # the target again, to withdraw
     assert lrs.get(statementId=target).status_code == 404
     assert lrs.get(voidedStatementId=target).json["id"] == target
     assert lrs.get(voidedStatementId=voiding).status_code == 404

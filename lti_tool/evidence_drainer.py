@@ -1,0 +1,101 @@
+"""Where queued statements become evidence (:mod:`xapi.derivation`): ``EVIDENCE_DERIVATION``.
+
+- ``background`` (default): a thread of each web process, woken when that process
+  has stored statements, and every ``WORKER_POLL_SECONDS`` to pick up what another
+  process left (one killed mid-way, say). Once woken it waits ``EVIDENCE_DELAY_SECONDS``
+  (0.2 by default) so that what arrives meanwhile is derived in the same transaction:
+  a pair touched by many statements is recomputed once, and the SQLite write lock is
+  taken a few times a second rather than once per statement. The answer to a POST
+  does not wait for evidence; evidence and achievement follow within that delay plus
+  the derivation itself.
+- ``inline``: in the request, after the statements are committed: the answer waits
+  for evidence and achievement (tests, and installs that want read-your-writes).
+- ``worker``: web processes only queue; ``lti-tool worker`` derives.
+
+The queue lives in the database, so nothing is lost when a process stops, and any
+process may take over what another queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from lti_tool.database import db
+from xapi import derivation
+
+log = logging.getLogger(__name__)
+
+MODES = ("background", "inline", "worker")
+
+
+class Drainer:
+    """The background thread of one web process (started on first use in that process,
+    so that it lives in the process gunicorn forked, not in its parent)."""
+
+    def __init__(
+        self, new_session: Callable[[], Session], poll_seconds: float, delay_seconds: float
+    ) -> None:
+        self._new_session = new_session
+        self._poll = poll_seconds
+        self._delay = delay_seconds
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def ensure_started(self) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pid = os.getpid()
+                    threading.Thread(target=self._run, name="evidence-drainer", daemon=True).start()
+
+    def wake(self) -> None:
+        self.ensure_started()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            if self._wake.wait(self._poll):
+                time.sleep(self._delay)  # let more arrive: one transaction for all
+            self._wake.clear()
+            try:
+                with self._new_session() as session:
+                    derivation.drain(session)
+            except Exception:  # logged; the rows stay queued for the next round
+                log.exception("deriving queued evidence failed; will try again")
+
+
+def init_app(app: Flask) -> None:
+    mode = app.config["EVIDENCE_DERIVATION"]
+    if mode not in MODES:
+        raise ValueError(f"EVIDENCE_DERIVATION must be one of {MODES}, not {mode!r}")
+    if mode == "background":
+        drainer = Drainer(
+            app.extensions["database"]["sessionmaker"],
+            float(app.config["WORKER_POLL_SECONDS"]),
+            float(app.config["EVIDENCE_DELAY_SECONDS"]),
+        )
+        app.extensions["evidence_drainer"] = drainer
+        # Each web process polls from its first request on, whatever it serves.
+        app.before_request(drainer.ensure_started)
+
+
+def statements_committed() -> None:
+    """Call after committing statements: derive them now, or wake the drainer."""
+    mode = current_app.config["EVIDENCE_DERIVATION"]
+    if mode == "inline":
+        session = db.session
+        try:
+            derivation.drain(session)
+        except Exception:  # the statements are stored; their rows stay queued
+            session.rollback()
+            log.exception("deriving evidence after storing failed; left queued")
+    elif mode == "background":
+        current_app.extensions["evidence_drainer"].wake()
