@@ -1,7 +1,7 @@
 """Statement ingestion throughput: this tool's LRS (SQLite, PostgreSQL) beside Ralph 5.1.
 
     .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
-        [--singles 300] [--batches 20] [--only ours-sqlite,ours-postgres,ralph]
+        [--singles 1000] [--batches 20] [--only ours-sqlite,ours-postgres,ralph]
         [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
 
 Each target is started fresh on a loopback port, then loaded in the same way by
@@ -147,6 +147,10 @@ class Serving:
     server: str = "gunicorn"
     workers: int = 2
     threads: int = 4
+    # Where evidence is derived: "worker" (an `lti-tool worker` process beside the web
+    # server, as the README's production lines run it) or "background" (a thread of
+    # each web process, the zero-setup default).
+    derivation: str = "worker"
 
     def command(self, port: int) -> list[str]:
         if self.server == "waitress":
@@ -166,8 +170,12 @@ class Serving:
 
     def label(self) -> str:
         if self.server == "waitress":
-            return f"waitress, {self.threads} threads"
-        return f"gunicorn, {self.workers} gthread workers × {self.threads} threads"
+            server = f"waitress, {self.threads} threads"
+        else:
+            server = f"gunicorn, {self.workers} gthread workers × {self.threads} threads"
+        if self.derivation == "worker":
+            return f"{server}, evidence derived by lti-tool worker"
+        return f"{server}, evidence derived in the web processes"
 
 
 def start_ours(
@@ -181,6 +189,7 @@ def start_ours(
         LTI_TOOL_BASE_URL=f"http://127.0.0.1:{port}",
         LTI_TOOL_LOG_LEVEL="WARNING",
         LTI_TOOL_DATABASE_DURABILITY=durability,
+        LTI_TOOL_EVIDENCE_DERIVATION=serving.derivation,
     )
     env.pop("LTI_TOOL_DATABASE_URL", None)
     if database_url:
@@ -203,6 +212,16 @@ def start_ours(
         stderr=subprocess.STDOUT,
     )
     _wait(f"http://127.0.0.1:{port}/xapi/about", process, log)
+    worker = (
+        subprocess.Popen(
+            [LTI_TOOL, "worker"],
+            env=env,
+            stdout=(work / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        if serving.derivation == "worker"
+        else None
+    )
     engine = create_engine(database_url or f"sqlite:///{work / 'instance' / 'lti_tool.sqlite3'}")
 
     def backlog() -> int:
@@ -213,6 +232,9 @@ def start_ours(
 
     def stop_all() -> None:
         engine.dispose()
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=10)
         stop()
 
     return Target(
@@ -415,7 +437,7 @@ def main() -> None:
         ),
         help="a database whose public schema this script may replace",
     )
-    parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--singles", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--only", default="ours-sqlite,ours-postgres,ralph")
     parser.add_argument(
@@ -427,6 +449,13 @@ def main() -> None:
     )
     parser.add_argument("--server", choices=["gunicorn", "waitress"], default="gunicorn")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (ours)")
+    parser.add_argument(
+        "--derivation",
+        choices=["worker", "background"],
+        default="worker",
+        help="ours: evidence derived by an lti-tool worker process (production) or by a "
+        "thread of each web process",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (ours)")
     parser.add_argument(
         "--clients",
@@ -449,7 +478,7 @@ def main() -> None:
     wanted = set(args.only.split(","))
     random.seed(42)
 
-    serving = Serving(args.server, args.workers, args.threads)
+    serving = Serving(args.server, args.workers, args.threads, args.derivation)
     ours = (args.durability, not args.no_evidence, serving)
     starters: list[tuple[str, Callable[[], Target]]] = []
     if "ours-sqlite" in wanted:

@@ -36,11 +36,13 @@ DEFAULTS: dict[str, Any] = {
     "AGS_RETRY_MAX_SECONDS": 600.0,
     "AGS_TIMEOUT_SECONDS": 10.0,
     "AGS_LEASE_SECONDS": 120.0,
-    "WORKER_POLL_SECONDS": 2.0,
+    "WORKER_POLL_SECONDS": 0.5,
     # Where stored statements become evidence: background | inline | worker
     # (see lti_tool.evidence_drainer).
     "EVIDENCE_DERIVATION": "background",
-    "EVIDENCE_DELAY_SECONDS": 0.2,  # background: how long a wake-up waits for more
+    # Derivation rounds are at least this far apart (background, worker), so that a
+    # round takes in what arrived meanwhile.
+    "EVIDENCE_DELAY_SECONDS": 0.5,
 }
 
 # Variables whose text is turned into another type.

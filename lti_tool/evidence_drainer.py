@@ -3,14 +3,17 @@
 - ``background`` (default): a thread of each web process, woken when that process
   has stored statements, and every ``WORKER_POLL_SECONDS`` to pick up what another
   process left (one killed mid-way, say). Once woken it waits ``EVIDENCE_DELAY_SECONDS``
-  (0.2 by default) so that what arrives meanwhile is derived in the same transaction:
+  (0.5 by default) so that what arrives meanwhile is derived in the same transaction:
   a pair touched by many statements is recomputed once, and the SQLite write lock is
   taken a few times a second rather than once per statement. The answer to a POST
   does not wait for evidence; evidence and achievement follow within that delay plus
   the derivation itself.
 - ``inline``: in the request, after the statements are committed: the answer waits
   for evidence and achievement (tests, and installs that want read-your-writes).
-- ``worker``: web processes only queue; ``lti-tool worker`` derives.
+- ``worker``: web processes only queue; ``lti-tool worker`` (which delivers gradebook
+  scores too) derives, in rounds at least ``EVIDENCE_DELAY_SECONDS`` apart. The
+  production choice: derivation then never competes with requests for a web
+  process's interpreter lock.
 
 The queue lives in the database, so nothing is lost when a process stops, and any
 process may take over what another queued.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from types import FrameType
 from typing import Any
 
@@ -59,7 +60,7 @@ def worker_group(
         settings=settings,
         poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
         on_idle=_recompute_expired,
-        before_claim=_derive_queued,
+        before_claim=PacedDerivation(0.0 if once else current_app.config["EVIDENCE_DELAY_SECONDS"]),
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -89,8 +90,23 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
     click.echo(f"Worker stopped after delivering {worker.delivered} score(s).")
 
 
-def _derive_queued(session: Session) -> int:
-    return derivation.drain(session).taken
+class PacedDerivation:
+    """Derive what is queued, at most once every ``delay`` seconds: under load each round
+    takes what arrived meanwhile, so a (learner, competency) pair touched by many
+    statements is recomputed once per round rather than once per statement."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = float(delay)
+        self._last = -self.delay
+
+    def __call__(self, session: Session) -> int:
+        now = time.monotonic()
+        if now - self._last < self.delay:
+            return 0
+        taken = derivation.drain(session).taken
+        if taken:
+            self._last = now
+        return taken
 
 
 def _recompute_expired(session: Any) -> None:
