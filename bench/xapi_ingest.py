@@ -1,7 +1,7 @@
 """Statement ingestion throughput: this tool's LRS (SQLite, PostgreSQL) beside Ralph 5.1.
 
     .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
-        [--singles 1000] [--batches 20] [--only ours-sqlite,ours-postgres,ralph]
+        [--singles 500] [--stored 2000] [--grow 10000] [--only ours-sqlite,ours-postgres,ralph]
         [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
 
 Each target is started fresh on a loopback port, then loaded in the same way by
@@ -10,7 +10,7 @@ connection (``http.client``: the client's own cost stays small beside the server
 the requests of each phase dealt out between them:
 
 1. single POSTs (one statement each) into the empty store;
-2. batches of 100 statements until the store holds 2,000 (with the default 20);
+2. batches of 100 statements until the store holds ``--stored`` (2,000);
 3. single POSTs into the store already holding those 2,000 statements.
 
 Our servers run as the README's production line does, ``gunicorn`` with ``--workers``
@@ -403,7 +403,7 @@ def wait_for_evidence(target: Target, timeout: float = 600) -> float:
     return time.perf_counter() - began
 
 
-def run(target: Target, singles: int, batches: int, clients: int, grow: int) -> None:
+def run(target: Target, singles: int, stored: int, clients: int, grow: int) -> None:
     n = 0
 
     def statements(k: int) -> list[dict[str, object]]:
@@ -420,7 +420,7 @@ def run(target: Target, singles: int, batches: int, clients: int, grow: int) -> 
         target.evidence_rates[label] = count / derived
 
     phase("single, empty store", list(statements(singles)))
-    phase("batches of 100", [statements(100) for _ in range(batches)])
+    phase("batches of 100", [statements(100) for _ in range((stored - n) // 100)])
     phase(f"single, {n:,} stored", list(statements(singles)))
     if grow > n:
         phase(f"batches to {grow:,}", [statements(100) for _ in range((grow - n) // 100)])
@@ -437,8 +437,10 @@ def main() -> None:
         ),
         help="a database whose public schema this script may replace",
     )
-    parser.add_argument("--singles", type=int, default=1000)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--singles", type=int, default=500)
+    parser.add_argument(
+        "--stored", type=int, default=2000, help="batches fill the store up to this many"
+    )
     parser.add_argument("--only", default="ours-sqlite,ours-postgres,ralph")
     parser.add_argument(
         "--durability",
@@ -505,7 +507,7 @@ def main() -> None:
             print(f"{label} skipped: could not start ({error})", file=sys.stderr)
             continue
         try:
-            run(target, args.singles, args.batches, args.clients, args.grow)
+            run(target, args.singles, args.stored, args.clients, args.grow)
         finally:
             target.stop()
         print(
@@ -521,7 +523,7 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
     columns = list(results[0].rates) if results else []
     ralph = next((t for t in results if t.name.startswith("ralph")), None)
     print(
-        f"\nstatements/s ({args.singles} single POSTs, {args.batches} batches of 100; "
+        f"\nstatements/s ({args.singles} single POSTs per single phase, batches of 100; "
         f"{args.clients} client process(es), keep-alive; ours: {serving.label()}, "
         f"durability {args.durability}, "
         f"{'statements only' if args.no_evidence else 'with evidence'}; "

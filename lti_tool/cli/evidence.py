@@ -1,4 +1,5 @@
-"""``lti-tool evidence list``: the current evidence as JSON or CSV."""
+"""``lti-tool evidence list|rederive|queue``: the current evidence as JSON or CSV, repairs,
+and the statements still waiting for theirs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from lti_tool.cli.table_output import json_text, output_format_option
 from lti_tool.database import db
 from lti_tool.evidence_export import COLUMNS, EvidenceFilter, evidence_rows
 from lti_tool.spreadsheet_csv import csv_text
+from referentiel.orm import utcnow
+from xapi import derivation
 from xapi.evidence import rederive_all
 
 
@@ -82,3 +85,24 @@ def rederive_command() -> None:
         f"Recomputed evidence from {count} statements: {change.added} added, "
         f"{change.withdrawn} withdrawn."
     )
+
+
+@evidence_group.command("queue")
+@click.option("--drain", is_flag=True, help="Derive everything queued now, then report.")
+@with_appcontext
+def queue_command(drain: bool) -> None:
+    """How many stored statements wait for their evidence, and since when (a number that
+    keeps growing means nothing derives: see EVIDENCE_DERIVATION)."""
+    session = db.session
+    if drain:
+        run = derivation.drain(session)
+        click.echo(
+            f"Derived {run.statements} statement(s): {run.change.added} evidence added, "
+            f"{run.change.withdrawn} withdrawn."
+        )
+    count, oldest = derivation.backlog(session)
+    if not count or oldest is None:
+        click.echo("No statement waits for its evidence.")
+        return
+    age = (utcnow() - oldest).total_seconds()
+    click.echo(f"{count} statement(s) wait for their evidence, the oldest for {age:.0f} s.")
