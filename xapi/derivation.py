@@ -32,7 +32,7 @@ from xapi.evidence import EvidenceChange, rederive
 from xapi.models import DerivationQueue, Statement
 from xapi.value_lists import CHUNK, one_of
 
-BATCH = 500
+BATCH = 1000
 # pg_advisory_xact_lock key: "xapi-evi" read as a 64-bit integer.
 _LOCK_KEY = int.from_bytes(b"xapi-evi", "big") - (1 << 63)
 _QUEUE = cast(Table, DerivationQueue.__table__)
