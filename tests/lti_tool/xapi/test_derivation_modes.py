@@ -1,0 +1,341 @@
+"""Where queued statements become evidence: ``EVIDENCE_DERIVATION`` (lti_tool/evidence_drainer.py).
+
+In ``worker`` and ``background`` modes the answer to a POST does not wait for
+evidence, and evidence follows all the same: once per statement, voidings included,
+nothing lost when a derivation fails, right counts when derivations run side by side.
+
+The learners are those of the page world (tests/lti_tool/pages_world.py); their
+statements are cmi5 AUs tagged with competency bloc-1/C3, on which nobody has evidence
+yet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from xapi_lrs_client import Lrs
+
+from lti_tool import create_app
+from lti_tool.achievement.jury import set_override
+from lti_tool.achievement.models import CompetencyState
+from lti_tool.cli import main
+from lti_tool.models import Competency, LtiUser
+from referentiel.audit import AuditEvent
+from tests.lti_tool.pages_world import World
+from tests.xapi.xapi_samples import cmi5_passed
+from xapi import derivation
+from xapi.models import DerivationQueue, Evidence
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def passed(learner: LtiUser, scaled: float = 0.9) -> dict[str, Any]:
+    """A cmi5 AU passed by ``learner``, tagged with bloc-1/C3."""
+    return cmi5_passed(learner.sub, "bloc-1/C3", scaled=scaled, site=learner.issuer)
+
+
+def c3(world: World) -> Competency:
+    return next(c for c in world.competencies if c.code == "C3")
+
+
+@pytest.fixture
+def worker_mode(app: Flask) -> None:
+    """Web requests only queue: ``lti-tool worker`` derives."""
+    app.config["EVIDENCE_DERIVATION"] = "worker"
+
+
+def run_worker(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["worker", "--once", "--max-wait", "0"])
+    assert result.exit_code == 0, result.output
+
+
+def queued(session: Session) -> list[str]:
+    return list(session.scalars(select(DerivationQueue.statement_id).order_by(DerivationQueue.id)))
+
+
+def evidence_of(session: Session, learner: LtiUser) -> list[tuple[str, int]]:
+    """The learner's evidence: (statement id, competency id), sorted."""
+    rows = session.execute(
+        select(Evidence.statement_id, Evidence.competency_id).where(
+            Evidence.learner_id == learner.id
+        )
+    )
+    return sorted(rows.tuples())
+
+
+def state_of(session: Session, learner: LtiUser, competency: Competency) -> CompetencyState | None:
+    return session.scalar(
+        select(CompetencyState)
+        .where(
+            CompetencyState.learner_id == learner.id,
+            CompetencyState.competency_id == competency.id,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def audit_of(session: Session, kind: str, learner: LtiUser) -> list[dict[str, Any]]:
+    return list(
+        session.scalars(
+            select(AuditEvent.details)
+            .where(AuditEvent.kind == kind, AuditEvent.learner_id == learner.id)
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_worker_mode_answers_before_evidence_and_the_worker_derives_it(
+    lrs: Lrs, runner: FlaskCliRunner, session: Session, world: World
+) -> None:
+    response = lrs.post(passed(world.bob))
+    assert response.status_code == 200
+    [ident] = response.json
+    assert lrs.get(statementId=ident).status_code == 200
+    assert evidence_of(session, world.bob) == []
+    assert state_of(session, world.bob, c3(world)) is None
+    assert queued(session) == [ident]
+
+    run_worker(runner)
+
+    assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+    state = state_of(session, world.bob, c3(world))
+    assert state is not None
+    assert (state.computed_state, state.evidence_count) == ("acquis", 1)
+    assert queued(session) == []
+
+
+def test_background_mode_derives_in_a_thread_of_the_web_process(
+    app: Flask, credential: tuple[str, str], session: Session, world: World
+) -> None:
+    background = create_app(
+        {key: app.config[key] for key in ("TESTING", "DATABASE_URL", "BASE_URL", "SECRET_KEY")}
+        | {
+            "EVIDENCE_DERIVATION": "background",
+            "EVIDENCE_DELAY_SECONDS": 0.01,
+            # Only the wake-up after storing may drain: the thread outlives the test,
+            # and must not poll the database that later tests reuse (PostgreSQL).
+            "WORKER_POLL_SECONDS": 3600,
+        }
+    )
+    try:
+        response = Lrs(background.test_client(), *credential).post(passed(world.bob))
+        assert response.status_code == 200
+        [ident] = response.json
+        deadline = time.monotonic() + 10
+        while not evidence_of(session, world.bob) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+        state = state_of(session, world.bob, c3(world))
+        assert state is not None and state.evidence_count == 1
+        assert queued(session) == []
+    finally:
+        background.extensions["database"]["engine"].dispose()
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_a_derivation_rolled_back_leaves_its_statements_queued(
+    lrs: Lrs, session: Session, world: World
+) -> None:
+    ids = lrs.post([passed(world.bob), passed(world.bob, 0.5)]).json
+
+    run = derivation.derive_queued(session)
+    assert (run.taken, run.change.added) == (2, 2)  # derived, but never committed:
+    session.rollback()  # a crash, a failed commit, an error in achievement
+
+    assert queued(session) == ids
+    assert evidence_of(session, world.bob) == []
+    assert state_of(session, world.bob, c3(world)) is None
+    assert derivation.drain(session).taken == 2
+    assert evidence_of(session, world.bob) == sorted((i, c3(world).id) for i in ids)
+    assert queued(session) == []
+
+
+def test_a_derivation_failing_in_the_request_keeps_the_statement_and_its_queue_row(
+    lrs: Lrs, session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug in derivation")
+
+    monkeypatch.setattr(derivation, "rederive", fail)  # inline mode: in the request
+    response = lrs.post(passed(world.bob))
+    assert response.status_code == 200
+    [ident] = response.json
+    assert lrs.get(statementId=ident).status_code == 200
+    assert queued(session) == [ident]
+    assert evidence_of(session, world.bob) == []
+
+    monkeypatch.undo()
+    derivation.drain(session)
+    assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_a_statement_queued_again_gives_its_evidence_once(
+    lrs: Lrs, session: Session, world: World
+) -> None:
+    [ident] = lrs.post(passed(world.bob)).json
+    derivation.enqueue(session, [ident])  # twice before the first derivation
+    session.commit()
+    assert derivation.drain(session).taken == 2
+    derivation.enqueue(session, [ident])  # and again once derived
+    session.commit()
+    assert derivation.drain(session).taken == 1
+
+    assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+    assert audit_of(session, "evidence.added", world.bob) == [
+        {"statement_id": ident, "verb": "http://adlnet.gov/expapi/verbs/passed"}
+    ]
+    assert audit_of(session, "evidence.withdrawn", world.bob) == []
+    state = state_of(session, world.bob, c3(world))
+    assert state is not None and state.evidence_count == 1
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_voiding_withdraws_the_evidence_when_the_worker_derives_it(
+    lrs: Lrs, runner: FlaskCliRunner, session: Session, world: World
+) -> None:
+    [target] = lrs.post(passed(world.bob)).json
+    run_worker(runner)
+    assert evidence_of(session, world.bob) == [(target, c3(world).id)]
+
+    voiding = {
+        "actor": {"mbox": "mailto:teacher@example.org"},
+        "verb": {"id": VOIDED},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
+    assert lrs.post(voiding).status_code == 200
+    assert lrs.get(statementId=target).status_code == 404  # voided in the LRS at once
+    assert evidence_of(session, world.bob) == [(target, c3(world).id)]  # until derived
+
+    run_worker(runner)
+
+    assert evidence_of(session, world.bob) == []
+    assert audit_of(session, "evidence.withdrawn", world.bob) == [
+        {"statement_id": target, "reason": "voided"}
+    ]
+    state = state_of(session, world.bob, c3(world))
+    assert state is not None
+    assert (state.computed_state, state.evidence_count) == ("non_acquis", 0)
+    assert queued(session) == []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.usefixtures("worker_mode")
+def test_concurrent_drains_derive_each_statement_once_and_count_it_once(
+    app: Flask, lrs: Lrs, session: Session, world: World
+) -> None:
+    """Two processes drain at once (the drainers of two web processes, or one and the
+    worker): they take turns, and each statement counts once."""
+    learners = [world.alice, world.bob, world.zoe]  # Zoé on the other platform
+    batch = [passed(learners[n % 3], scaled=0.5 + n % 5 / 10) for n in range(300)]
+    ids = lrs.post(batch).json
+    assert len(queued(session)) == 300
+    session.commit()
+    new_session = app.extensions["database"]["sessionmaker"]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            with new_session() as own:
+                start.wait()
+                derivation.drain(own, limit=10)  # many turns each
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    rows = session.execute(
+        select(Evidence.statement_id, Evidence.learner_id).where(
+            Evidence.competency_id == c3(world).id
+        )
+    ).all()
+    assert sorted(statement for statement, _ in rows) == sorted(ids)
+    counts = {
+        learner: count
+        for learner, count in session.execute(
+            select(CompetencyState.learner_id, CompetencyState.evidence_count).where(
+                CompetencyState.competency_id == c3(world).id
+            )
+        )
+    }
+    assert counts == Counter(learner for _, learner in rows)
+    assert counts == {learner.id: 100 for learner in learners}
+    assert queued(session) == []
+
+
+def waits_for_a_lock(session: Session, pids: list[int]) -> bool:
+    """Whether the backend whose pid is in ``pids`` (once it is) waits for a lock."""
+    waiting = session.scalar(
+        text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted"),
+        {"pid": pids[0] if pids else 0},
+    )
+    return bool(waiting)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.usefixtures("worker_mode")
+def test_a_trainer_override_during_a_derivation_waits_for_it_and_counts_its_evidence(
+    app: Flask, lrs: Lrs, session: Session, world: World
+) -> None:
+    """What the advisory lock is for: a recomputation outside the queue (a trainer's
+    override, a jury, new rules) that starts while a derivation is not committed waits
+    for it, rather than computing the state from evidence it cannot see (and failing
+    on the state row the derivation is creating)."""
+    lrs.post([passed(world.bob) for _ in range(3)])
+    session.commit()
+    new_session = app.extensions["database"]["sessionmaker"]
+    trainer_pid: list[int] = []
+    errors: list[BaseException] = []
+
+    def override() -> None:
+        try:
+            with new_session() as trainer:
+                trainer_pid.append(trainer.scalar(text("SELECT pg_backend_pid()")))
+                set_override(
+                    trainer,
+                    learner_id=world.bob.id,
+                    competency=c3(world),
+                    state="en_cours",
+                    reason="oral still to come",
+                    actor="tom",
+                )
+                trainer.commit()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=override)
+    with new_session() as deriving:
+        derivation.derive_queued(deriving)  # Bob's evidence and state, not committed yet
+        thread.start()
+        # Commit only once the override's recomputation waits on the derivation: it
+        # must then count the evidence it could not see yet.
+        deadline = time.monotonic() + 10
+        while not waits_for_a_lock(session, trainer_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        deriving.commit()
+    thread.join()
+
+    assert errors == []
+    state = state_of(session, world.bob, c3(world))
+    assert state is not None
+    assert (state.state, state.state_source, state.computed_state, state.evidence_count) == (
+        "en_cours",
+        "override",
+        "acquis",
+        3,
+    )
