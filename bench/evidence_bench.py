@@ -206,7 +206,7 @@ def run(url: str | None, batches: int, seed: int) -> dict[str, Any]:
                     timings["turn"].append((end - derive_start) * 1000)
         with sessions() as session:
             evidence = session.scalar(select(func.count()).select_from(Evidence)) or 0
-            left, _ = derivation.backlog(session)
+            left = derivation.backlog(session).waiting
         engine.dispose()
     if left:
         raise RuntimeError(f"{left} statements left in the derivation queue")

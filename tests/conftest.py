@@ -25,6 +25,13 @@ from tests.lms.fixtures import launch_flow, live_tool, lms  # noqa: F401 - share
 BASE_URL = "http://tool.test"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every app the tests make derives evidence in the request, before its answer, so
+    that tests read it at once and no app leaves a drainer thread polling the shared
+    test database; tests/lti_tool/xapi/test_derivation_modes.py covers the other modes."""
+    os.environ["LTI_TOOL_EVIDENCE_DERIVATION"] = "inline"
+
+
 def _postgres_url() -> str | None:
     return os.environ.get("LTI_TOOL_TEST_DATABASE_URL") or None
 
@@ -91,9 +98,6 @@ def app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             "DATABASE_URL": database_url,
             "BASE_URL": BASE_URL,
             "SECRET_KEY": "test-secret-key",
-            # Evidence derived before the answer, so that tests read it at once;
-            # tests/xapi/test_derivation_queue.py covers the other modes.
-            "EVIDENCE_DERIVATION": "inline",
         }
     )
     yield application

@@ -10,6 +10,12 @@ together, and a crash before the commit leaves the rows queued. Many statements 
 derived at once, so a (learner, competency) pair that a hundred of them touch is
 recomputed once.
 
+A statement whose derivation fails (a bug, data the code did not foresee) must not
+hold back the others: when a round fails, :func:`drain` derives its rows one at a
+time, and sets aside the one that fails (``failed_at``, ``last_error``) for
+``lti-tool evidence queue --retry``. Database outages are not such failures: they
+are raised, and every row stays queued for the next round.
+
 Derivations are serialised, one at a time on a database: on PostgreSQL by a
 transaction-level advisory lock (:func:`serialise`, also taken by every achievement
 recomputation, so that two transactions never compute a state from evidence the other
@@ -19,12 +25,14 @@ derivation (the DELETE that takes the rows) acquires.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, text
+from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
@@ -32,21 +40,33 @@ from xapi.evidence import EvidenceChange, rederive
 from xapi.models import DerivationQueue, Statement
 from xapi.value_lists import CHUNK, one_of
 
+log = logging.getLogger(__name__)
+
 BATCH = 1000
 # pg_advisory_xact_lock key: "xapi-evi" read as a 64-bit integer.
 _LOCK_KEY = int.from_bytes(b"xapi-evi", "big") - (1 << 63)
 _QUEUE = cast(Table, DerivationQueue.__table__)
 _INSERT = insert(_QUEUE)
-_ANY_QUEUED = select(_QUEUE.c.id).limit(1)
+_PENDING = _QUEUE.c.failed_at.is_(None)
+# The database is unreachable or busy: nothing to blame on a statement.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 @dataclass
 class DerivationRun:
-    """What one call of :func:`derive_queued` did."""
+    """What a derivation did."""
 
     taken: int = 0  # queue rows
     statements: int = 0  # distinct statements among them
     change: EvidenceChange = field(default_factory=EvidenceChange)
+    failed: list[str] = field(default_factory=list)  # statements set aside
+
+    def __ior__(self, other: DerivationRun) -> DerivationRun:
+        self.taken += other.taken
+        self.statements += other.statements
+        self.change |= other.change
+        self.failed += other.failed
+        return self
 
 
 def enqueue(session: Session | Connection, statement_ids: Iterable[str]) -> None:
@@ -65,18 +85,20 @@ def serialise(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def derive_queued(session: Session, limit: int = BATCH) -> DerivationRun:
-    """Derive the evidence of the oldest ``limit`` queued rows and unqueue them.
+def _oldest(session: Session, limit: int) -> list[int]:
+    """The ids of the oldest queued rows not set aside (one small read, no lock)."""
+    return list(
+        session.scalars(select(_QUEUE.c.id).where(_PENDING).order_by(_QUEUE.c.id).limit(limit))
+    )
 
-    The caller commits. An empty queue costs one small read, without any lock.
-    """
-    if session.execute(_ANY_QUEUED).first() is None:
-        return DerivationRun()
+
+def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
+    """Derive the evidence of these queue rows and unqueue them; rows another
+    derivation took meanwhile are skipped. The caller commits."""
     serialise(session)
-    oldest = select(_QUEUE.c.id).order_by(_QUEUE.c.id).limit(limit).scalar_subquery()
     taken = list(
         session.scalars(
-            delete(_QUEUE).where(_QUEUE.c.id.in_(oldest)).returning(_QUEUE.c.statement_id)
+            delete(_QUEUE).where(_QUEUE.c.id.in_(queue_ids)).returning(_QUEUE.c.statement_id)
         )
     )
     if not taken:
@@ -91,20 +113,96 @@ def derive_queued(session: Session, limit: int = BATCH) -> DerivationRun:
     return DerivationRun(len(taken), len(ids), change)
 
 
+def derive_queued(session: Session, limit: int = BATCH) -> DerivationRun:
+    """Derive the evidence of the oldest ``limit`` queued rows and unqueue them.
+
+    The caller commits. An empty queue costs one small read, without any lock.
+    """
+    queue_ids = _oldest(session, limit)
+    return derive_rows(session, queue_ids) if queue_ids else DerivationRun()
+
+
 def drain(session: Session, limit: int = BATCH) -> DerivationRun:
-    """Derive everything queued, ``limit`` rows per transaction, committing each."""
+    """Derive everything queued, ``limit`` rows per transaction, committing each; a
+    round that fails is derived again row by row, and the failing rows set aside."""
     total = DerivationRun()
     while True:
-        run = derive_queued(session, limit)
-        session.commit()
-        total.taken += run.taken
-        total.statements += run.statements
-        total.change |= run.change
-        if run.taken < limit:
+        queue_ids = _oldest(session, limit)
+        if not queue_ids:
+            return total
+        try:
+            run = derive_rows(session, queue_ids)
+            session.commit()
+        except TRANSIENT:
+            session.rollback()
+            raise
+        except Exception:
+            session.rollback()
+            run = _row_by_row(session, queue_ids)
+        total |= run
+        if len(queue_ids) < limit:
             return total
 
 
-def backlog(session: Session) -> tuple[int, datetime | None]:
-    """How many rows wait in the queue, and since when the oldest does."""
-    count, oldest = session.execute(select(func.count(), func.min(DerivationQueue.queued_at))).one()
-    return int(count), oldest
+def _row_by_row(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
+    total = DerivationRun()
+    for queue_id in queue_ids:
+        try:
+            total |= derive_rows(session, [queue_id])
+            session.commit()
+        except TRANSIENT:
+            session.rollback()
+            raise
+        except Exception as error:
+            session.rollback()
+            statement_id = _set_aside(session, queue_id, error)
+            session.commit()
+            if statement_id is not None:
+                total.failed.append(statement_id)
+    return total
+
+
+def _set_aside(session: Session, queue_id: int, error: Exception) -> str | None:
+    reason = f"{type(error).__name__}: {error}"[:1000]
+    log.error("deriving evidence failed; queue row %s set aside: %s", queue_id, reason)
+    return session.scalar(
+        update(_QUEUE)
+        .where(_QUEUE.c.id == queue_id)
+        .values(failed_at=utcnow(), last_error=reason)
+        .returning(_QUEUE.c.statement_id)
+    )
+
+
+def retry_failed(session: Session) -> int:
+    """Queue the rows set aside again (after a fix); returns how many. The caller
+    commits."""
+    result = session.execute(
+        update(_QUEUE).where(~_PENDING).values(failed_at=None, last_error=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    waiting: int
+    oldest: datetime | None  # when the oldest waiting row was queued
+    failed: int  # rows set aside
+
+
+def backlog(session: Session) -> Backlog:
+    """How many rows wait in the queue and since when, and how many were set aside."""
+    waiting, oldest = session.execute(
+        select(func.count(), func.min(_QUEUE.c.queued_at)).where(_PENDING)
+    ).one()
+    failed = session.scalar(select(func.count()).select_from(_QUEUE).where(~_PENDING))
+    return Backlog(int(waiting), oldest, int(failed or 0))
+
+
+def failures(session: Session) -> list[tuple[str, datetime, str]]:
+    """The rows set aside: statement id, when, and why."""
+    rows = session.execute(
+        select(_QUEUE.c.statement_id, _QUEUE.c.failed_at, _QUEUE.c.last_error)
+        .where(~_PENDING)
+        .order_by(_QUEUE.c.id)
+    )
+    return [(ident, when, why or "") for ident, when, why in rows]

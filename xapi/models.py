@@ -86,6 +86,9 @@ class DerivationQueue(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     statement_id: Mapped[str] = mapped_column(String(36))
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when deriving this statement failed on its own: the row waits for a retry.
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class MappingRule(Base):

@@ -243,7 +243,7 @@ class Worker:
         """Do the ``before_claim`` work, claim a batch and deliver it; returns how many
         rows were claimed plus what ``before_claim`` did."""
         with self.new_session() as session:
-            prepared = self.before_claim(session) if self.before_claim is not None else 0
+            prepared = self._prepare(session)
             claimed = outbox.claim(session, self.name, self.settings)
             for index, row_id in enumerate(claimed):
                 if self.stop.is_set():
@@ -265,6 +265,20 @@ class Worker:
                 self.delivered += status == "delivered"
                 log.info("score #%s: %s", row_id, status)
             return len(claimed) + prepared
+
+    def _prepare(self, session: Session) -> int:
+        """``before_claim``, whose failure (other than the database's) is logged and
+        does not stop deliveries."""
+        if self.before_claim is None:
+            return 0
+        try:
+            return self.before_claim(session)
+        except DBAPIError:
+            raise
+        except Exception:
+            session.rollback()
+            log.exception("work before delivery failed; delivering all the same")
+            return 0
 
     def next_due_in(self) -> float | None:
         """Seconds until the next pending row is due (None: nothing pending)."""

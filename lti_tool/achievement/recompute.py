@@ -314,6 +314,7 @@ def recompute_learners(
 
 def recompute_framework(session: Session, framework_id: int, *, cause: str, actor: str) -> int:
     """Recompute a framework for every learner with evidence or a state (after a rule change)."""
+    derivation.serialise(session)  # no learner gets first evidence while they are listed
     with_evidence = select(Evidence.learner_id).join(
         Competency, Competency.id == Evidence.competency_id
     )

@@ -89,20 +89,29 @@ def rederive_command() -> None:
 
 @evidence_group.command("queue")
 @click.option("--drain", is_flag=True, help="Derive everything queued now, then report.")
+@click.option("--retry", is_flag=True, help="Queue the statements set aside after a failure again.")
 @with_appcontext
-def queue_command(drain: bool) -> None:
-    """How many stored statements wait for their evidence, and since when (a number that
-    keeps growing means nothing derives: see EVIDENCE_DERIVATION)."""
+def queue_command(drain: bool, retry: bool) -> None:
+    """How many stored statements wait for their evidence and since when (a number that
+    keeps growing means nothing derives: see EVIDENCE_DERIVATION), and those set aside
+    because deriving them failed."""
     session = db.session
+    if retry:
+        click.echo(f"Queued {derivation.retry_failed(session)} statement(s) again.")
+        session.commit()
     if drain:
         run = derivation.drain(session)
         click.echo(
             f"Derived {run.statements} statement(s): {run.change.added} evidence added, "
             f"{run.change.withdrawn} withdrawn."
         )
-    count, oldest = derivation.backlog(session)
-    if not count or oldest is None:
+    waiting = derivation.backlog(session)
+    if waiting.waiting and waiting.oldest is not None:
+        age = (utcnow() - waiting.oldest).total_seconds()
+        click.echo(
+            f"{waiting.waiting} statement(s) wait for their evidence, the oldest for {age:.0f} s."
+        )
+    else:
         click.echo("No statement waits for its evidence.")
-        return
-    age = (utcnow() - oldest).total_seconds()
-    click.echo(f"{count} statement(s) wait for their evidence, the oldest for {age:.0f} s.")
+    for statement_id, when, why in derivation.failures(session):
+        click.echo(f"Set aside: statement {statement_id} at {when.isoformat()}: {why}")

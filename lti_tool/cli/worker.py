@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lti_tool.achievement import outbox, recompute
 from lti_tool.achievement.delivery import Worker
 from lti_tool.achievement.outbox import DeliverySettings
+from lti_tool.config import DEFAULTS
 from lti_tool.database import db
 from xapi import derivation
 
@@ -54,6 +55,13 @@ def worker_group(
     platforms (AGS). Stops cleanly on SIGTERM or Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    if current_app.config["BASE_URL"] == DEFAULTS["BASE_URL"]:
+        click.echo(
+            f"Warning: LTI_TOOL_BASE_URL is not set (using {DEFAULTS['BASE_URL']}): "
+            "statements tagged with the competency IRIs of the tool's real address will "
+            "not become evidence here. Give the worker the web server's settings.",
+            err=True,
+        )
     settings = delivery_settings(current_app.config, lease_seconds=lease_seconds)
     worker = Worker(
         new_session=db.new_session,
@@ -83,7 +91,11 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
                 for status, count in outbox_counts(session).items()
                 if status in ("pending", "sending")
             )
-        click.echo(f"Delivered {delivered} score(s); {waiting} still queued.")
+            backlog = derivation.backlog(session)
+        click.echo(
+            f"Delivered {delivered} score(s); {waiting} still queued. "
+            f"{backlog.waiting} statement(s) wait for evidence, {backlog.failed} set aside."
+        )
         return
     click.echo(f"Worker {worker.name} deriving evidence and delivering scores (Ctrl-C to stop).")
     worker.run()

@@ -238,7 +238,9 @@ def test_dead_letter_after_the_last_attempt_then_admin_retry(
     assert retried.output == "Queued 1 score(s) again.\n"
     app.config.update(AGS_RETRY_BASE_SECONDS=0.01, AGS_RETRY_MAX_SECONDS=0.02)
     drained = runner.invoke(main, ["worker", "--once", "--max-wait", "1"])
-    assert drained.output == "Delivered 1 score(s); 0 still queued.\n"
+    assert drained.output == (
+        "Delivered 1 score(s); 0 still queued. 0 statement(s) wait for evidence, 0 set aside.\n"
+    )
     assert len(ags.state.accepted) == 1
     kinds = session.scalars(select(AuditEvent.kind).order_by(AuditEvent.id)).all()
     assert [k for k in kinds if k.startswith("sync.")] == [

@@ -31,7 +31,7 @@ from lti_tool.models import Competency, LtiUser
 from referentiel.audit import AuditEvent
 from tests.lti_tool.pages_world import World
 from tests.xapi.xapi_samples import cmi5_passed
-from xapi import derivation
+from xapi import derivation, evidence
 from xapi.models import DerivationQueue, Evidence
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -173,9 +173,57 @@ def test_a_derivation_failing_in_the_request_keeps_the_statement_and_its_queue_r
     assert queued(session) == [ident]
     assert evidence_of(session, world.bob) == []
 
+    [(failed_id, _, why)] = derivation.failures(session)  # set aside, with the reason
+    assert failed_id == ident and why == "RuntimeError: a bug in derivation"
+    assert derivation.drain(session).taken == 0  # and left alone until retried
+
     monkeypatch.undo()
+    assert derivation.retry_failed(session) == 1
+    session.commit()
     derivation.drain(session)
     assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+    assert queued(session) == []
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_a_statement_that_cannot_be_derived_is_set_aside_and_holds_back_no_other(
+    lrs: Lrs,
+    runner: FlaskCliRunner,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    poison = "https://example.org/extensions/unforeseen"
+    bad = passed(world.alice)
+    bad["result"]["extensions"] = {poison: True}
+    good_bob, bad_id, good_alice = lrs.post([passed(world.bob), bad, passed(world.alice)]).json
+    real = evidence.outcome_of
+
+    def outcome(statement: Any) -> Any:
+        if poison in statement.get("result", {}).get("extensions", {}):
+            raise ValueError("data the code did not foresee")
+        return real(statement)
+
+    monkeypatch.setattr(evidence, "outcome_of", outcome)
+    run_worker(runner)
+
+    on_c3 = c3(world).id
+    assert evidence_of(session, world.bob) == [(good_bob, on_c3)]
+    assert [e for e in evidence_of(session, world.alice) if e[1] == on_c3] == [(good_alice, on_c3)]
+    [(failed_id, _, why)] = derivation.failures(session)
+    assert (failed_id, why) == (bad_id, "ValueError: data the code did not foresee")
+    report = runner.invoke(main, ["evidence", "queue"])
+    assert f"Set aside: statement {bad_id} at " in report.output
+    assert report.output.startswith("No statement waits for its evidence.")
+
+    monkeypatch.undo()  # the fix is deployed
+    retried = runner.invoke(main, ["evidence", "queue", "--retry", "--drain"])
+    assert retried.output.splitlines()[:2] == [
+        "Queued 1 statement(s) again.",
+        "Derived 1 statement(s): 1 evidence added, 0 withdrawn.",
+    ]
+    assert (bad_id, on_c3) in evidence_of(session, world.alice)
+    assert derivation.failures(session) == []
 
 
 @pytest.mark.usefixtures("worker_mode")
