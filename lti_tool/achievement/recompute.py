@@ -79,6 +79,44 @@ def _latest_jury(
     return per_competency, per_bloc
 
 
+def _evidence_of(session: Session, pairs: set[Pair]) -> dict[Pair, list[EvidenceItem]]:
+    """Every piece of evidence of the pairs, read through the session's connection as
+    plain rows: a pair may hold hundreds, and ORM row handling cost more than the rules."""
+    evidence: dict[Pair, list[EvidenceItem]] = defaultdict(list)
+    query = select(
+        Evidence.learner_id,
+        Evidence.competency_id,
+        Evidence.statement_id,
+        Evidence.source_activity,
+        Evidence.occurred_at,
+        Evidence.score_scaled,
+        Evidence.success,
+        Evidence.completion,
+    ).where(_pair_filter(session, Evidence.learner_id, Evidence.competency_id, pairs))
+    for (
+        learner_id,
+        competency_id,
+        statement_id,
+        source,
+        occurred_at,
+        scaled,
+        success,
+        completion,
+    ) in session.connection().execute(query):
+        if (learner_id, competency_id) in pairs:
+            evidence[(learner_id, competency_id)].append(
+                EvidenceItem(
+                    statement_id=statement_id,
+                    source_activity=source,
+                    occurred_at=occurred_at,
+                    score_scaled=scaled,
+                    success=success,
+                    completion=completion,
+                )
+            )
+    return evidence
+
+
 def recompute_pairs(
     session: Session,
     pairs: set[Pair],
@@ -111,31 +149,7 @@ def recompute_pairs(
         framework_id: rules_in_force(session, framework_id)
         for framework_id in {c.framework_id for c in competencies.values()}
     }
-    evidence: dict[Pair, list[EvidenceItem]] = defaultdict(list)
-    for row in session.execute(
-        select(
-            Evidence.learner_id,
-            Evidence.competency_id,
-            Evidence.statement_id,
-            Evidence.source_activity,
-            Evidence.occurred_at,
-            Evidence.score_scaled,
-            Evidence.success,
-            Evidence.completion,
-        ).where(_pair_filter(session, Evidence.learner_id, Evidence.competency_id, pairs))
-    ):
-        if (row.learner_id, row.competency_id) not in pairs:
-            continue
-        evidence[(row.learner_id, row.competency_id)].append(
-            EvidenceItem(
-                statement_id=row.statement_id,
-                source_activity=row.source_activity,
-                occurred_at=row.occurred_at,
-                score_scaled=row.score_scaled,
-                success=row.success,
-                completion=row.completion,
-            )
-        )
+    evidence = _evidence_of(session, pairs)
     overrides: dict[Pair, str | None] = {}
     for override in session.scalars(
         select(CompetencyOverride)
