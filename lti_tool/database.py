@@ -13,6 +13,8 @@ from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lti_tool.exceptions import ConfigurationError
+
 DURABILITIES = ("full", "relaxed")
 
 
@@ -27,7 +29,10 @@ def make_engine(url: str, durability: str = "full") -> Engine:
     disks whose flush is slow.
     """
     if durability not in DURABILITIES:
-        raise ValueError(f"DATABASE_DURABILITY must be one of {DURABILITIES}")
+        raise ConfigurationError(
+            f"LTI_TOOL_DATABASE_DURABILITY must be one of {', '.join(DURABILITIES)}, "
+            f"not {durability!r}"
+        )
     # JSON columns (audit details, state explanations) through orjson: several times
     # faster than the json module, and derivation writes one per evidence row.
     options: dict[str, Any] = {

@@ -28,9 +28,11 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, current_app
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lti_tool.database import db
+from lti_tool.exceptions import ConfigurationError
 from xapi import derivation
 
 log = logging.getLogger(__name__)
@@ -71,14 +73,18 @@ class Drainer:
             try:
                 with self._new_session() as session:
                     derivation.drain(session)
-            except Exception:  # logged; the rows stay queued for the next round
+            except DBAPIError as error:  # the rows stay queued for the next round
+                log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
+            except Exception:
                 log.exception("deriving queued evidence failed; will try again")
 
 
 def init_app(app: Flask) -> None:
     mode = app.config["EVIDENCE_DERIVATION"]
     if mode not in MODES:
-        raise ValueError(f"EVIDENCE_DERIVATION must be one of {MODES}, not {mode!r}")
+        raise ConfigurationError(
+            f"LTI_TOOL_EVIDENCE_DERIVATION must be one of {', '.join(MODES)}, not {mode!r}"
+        )
     if mode == "background":
         drainer = Drainer(
             app.extensions["database"]["sessionmaker"],

@@ -5,6 +5,10 @@ class LtiToolError(Exception):
     """Base class: the message is meant for the person who gave the input."""
 
 
+class ConfigurationError(LtiToolError, ValueError):
+    """A setting (an ``LTI_TOOL_*`` variable) has a value the tool cannot use."""
+
+
 class NotFound(LtiToolError):
     pass
 

@@ -317,17 +317,18 @@ def _apply(
             "summary": f"statement {row['statement_id']}",
         }
         for row in added
-    ] + [
-        {
-            "kind": "evidence.withdrawn",
-            "learner_id": learner_id,
-            "competency_id": competency_id,
-            "details": {"statement_id": statement_id, "reason": why},
-            "summary": f"statement {statement_id} ({why})",
-        }
-        for (statement_id, learner_id, competency_id), _ in withdrawn
-        for why in ["voided" if statement_id in voided else reason]
     ]
+    for (statement_id, learner_id, competency_id), _ in withdrawn:
+        why = "voided" if statement_id in voided else reason
+        events.append(
+            {
+                "kind": "evidence.withdrawn",
+                "learner_id": learner_id,
+                "competency_id": competency_id,
+                "details": {"statement_id": statement_id, "reason": why},
+                "summary": f"statement {statement_id} ({why})",
+            }
+        )
     session.execute(insert(_AUDIT_TABLE), events)
     touched = _touched(added, withdrawn)
     evidence_changed.send(session, touched=touched)
