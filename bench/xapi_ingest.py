@@ -3,6 +3,7 @@
     .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
         [--singles 500] [--stored 2000] [--grow 10000] [--only ours-sqlite,ours-postgres,ralph]
         [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
+        [--derivation worker|background]
 
 Each target is started fresh on a loopback port, then loaded in the same way by
 ``--clients`` client processes (default one), each posting on its own keep-alive
@@ -13,17 +14,19 @@ the requests of each phase dealt out between them:
 2. batches of 100 statements until the store holds ``--stored`` (2,000);
 3. single POSTs into the store already holding those 2,000 statements.
 
-Our servers run as the README's production line does, ``gunicorn`` with ``--workers``
-gthread workers (keep-alive), or with ``--server waitress`` as ``lti-tool serve``; both
-with the DIPLOVIS référentiel loaded, a mapping rule for Moodle quizzes and 50 known
+Our servers run as the README's production lines do, ``gunicorn`` with ``--workers``
+gthread workers (keep-alive) and ``lti-tool worker`` deriving evidence beside them, or
+with ``--server waitress`` as ``lti-tool serve``, or ``--derivation background`` (a
+thread of each web process derives, the zero-setup default); all with the DIPLOVIS
+référentiel loaded, a mapping rule for Moodle quizzes and 50 known
 learners, so every statement also becomes evidence, as in production. Ralph runs its
 file backend under uvicorn, as its documentation says, through
 ``bench/ralph_launcher.py`` (its writes made to append). Needs Ralph installed in its
 own virtualenv: ``python3 -m venv bench/.ralph-venv && bench/.ralph-venv/bin/pip install
 "ralph-malph[lrs,cli]==5.1.0" requests``; Ralph is skipped when it is absent.
 
-Our servers derive evidence after answering (the derivation queue, drained by a thread
-of each web process): for ours each phase gives two rates, statements acknowledged per
+Our servers derive evidence after answering (from the derivation queue): for ours each
+phase gives two rates, statements acknowledged per
 second, and statements per second until the last of them is evidence (the clock stops
 when the queue is empty), which is the figure compared with Ralph, who keeps statements
 only. ``--grow N`` adds batches until the store holds N statements and singles again,
