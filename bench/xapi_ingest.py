@@ -115,6 +115,9 @@ class Target:
     stop: Callable[[], None]
     # Rows left in the derivation queue (ours); None for an LRS that derives nothing.
     backlog: Callable[[], int] | None = None
+    # (statements stored, evidence rows) at the end (ours): every statement must be one.
+    census: Callable[[], tuple[int, int]] | None = None
+    counted: tuple[int, int] | None = None
     rates: dict[str, float] = field(default_factory=dict)
     evidence_rates: dict[str, float] = field(default_factory=dict)
 
@@ -231,6 +234,12 @@ def start_ours(
         with engine.connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM xapi_derivation_queue")).scalar())
 
+    def census() -> tuple[int, int]:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM xapi_statement")).scalar()
+            evidence = conn.execute(text("SELECT count(*) FROM evidence")).scalar()
+        return int(stored or 0), int(evidence or 0)
+
     stop = _stopper(process, work)
 
     def stop_all() -> None:
@@ -246,6 +255,7 @@ def start_ours(
         (credential["key"], credential["secret"]),
         stop_all,
         backlog,
+        census,
     )
 
 
@@ -511,6 +521,8 @@ def main() -> None:
             continue
         try:
             run(target, args.singles, args.stored, args.clients, args.grow)
+            if target.census is not None:
+                target.counted = target.census()
         finally:
             target.stop()
         print(
@@ -554,6 +566,10 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
                     f"{target.name} / ralph",
                     [f"{rates[c] / ralph.rates[c]:.1f}x" for c in columns],
                 )
+    for target in results:
+        if target.counted is not None:
+            stored, evidence = target.counted
+            print(f"{target.name}: {stored:,} statements stored, {evidence:,} evidence rows")
 
 
 if __name__ == "__main__":
