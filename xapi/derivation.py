@@ -16,11 +16,9 @@ time, and sets aside the one that fails (``failed_at``, ``last_error``) for
 ``lti-tool evidence queue --retry``. Database outages are not such failures: they
 are raised, and every row stays queued for the next round.
 
-Derivations are serialised, one at a time on a database: on PostgreSQL by a
-transaction-level advisory lock (:func:`serialise`, also taken by every achievement
-recomputation, so that two transactions never compute a state from evidence the other
-has not committed yet), on SQLite by its single writer, which the first statement of a
-derivation (the DELETE that takes the rows) acquires.
+Derivations are serialised, one at a time on a database: on PostgreSQL by the advisory
+lock of :mod:`xapi.evidence_lock`, on SQLite by its single writer, which the first
+statement of a derivation (the DELETE that takes the rows) acquires.
 """
 
 from __future__ import annotations
@@ -31,20 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
 from xapi.evidence import EvidenceChange, rederive
+from xapi.evidence_lock import serialise
 from xapi.models import DerivationQueue, Statement
 from xapi.value_lists import CHUNK, one_of
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-# pg_advisory_xact_lock key: "xapi-evi" read as a 64-bit integer.
-_LOCK_KEY = int.from_bytes(b"xapi-evi", "big") - (1 << 63)
 _QUEUE = cast(Table, DerivationQueue.__table__)
 _INSERT = insert(_QUEUE)
 _PENDING = _QUEUE.c.failed_at.is_(None)
@@ -75,14 +72,6 @@ def enqueue(session: Session | Connection, statement_ids: Iterable[str]) -> None
     rows = [{"statement_id": ident, "queued_at": now} for ident in dict.fromkeys(statement_ids)]
     if rows:
         session.execute(_INSERT, rows)
-
-
-def serialise(session: Session) -> None:
-    """Wait until no other transaction derives evidence or recomputes achievement on
-    this database, and hold that turn until this transaction ends (PostgreSQL; SQLite
-    has one writer at a time anyway)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
 def _oldest(session: Session, limit: int) -> list[int]:

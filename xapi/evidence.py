@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from referentiel.audit import AuditEvent
 from xapi import actors, learners, mapping
+from xapi.evidence_lock import serialise
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed
 from xapi.value_lists import CHUNK, one_of
@@ -129,6 +130,7 @@ def rederive(
     """
     if not statements:
         return EvidenceChange()
+    serialise(session)
     session.flush()
     base_url = base_url or session.info.get("base_url")
     wanted = _wanted_evidence(session, statements, base_url)
@@ -179,6 +181,7 @@ def resolve_pending_for_users(session: Session, user_ids: Iterable[int]) -> Touc
         removed += [(user_id, key) for key in sorted(have - keys)]
     if not added and not removed:
         return set()
+    serialise(session)  # before writing the keys: the lock comes first, then rows
     learners.remember_keys(session, added, removed)
     new_keys = sorted({key for _, key in added})
     pending: set[str] = set()

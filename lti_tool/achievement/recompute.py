@@ -29,7 +29,7 @@ from referentiel.certification import bloc_standing, competency_standing
 from referentiel.jury import Decision
 from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
-from xapi import derivation
+from xapi.evidence_lock import serialise
 from xapi.models import Evidence
 from xapi.signals import evidence_changed
 from xapi.value_lists import one_of
@@ -131,7 +131,7 @@ def recompute_pairs(
     """
     if not pairs:
         return set()
-    derivation.serialise(session)
+    serialise(session)
     as_of = as_of or utcnow()
     session.flush()
     competency_ids = {c for _, c in pairs}
@@ -328,7 +328,7 @@ def recompute_learners(
 
 def recompute_framework(session: Session, framework_id: int, *, cause: str, actor: str) -> int:
     """Recompute a framework for every learner with evidence or a state (after a rule change)."""
-    derivation.serialise(session)  # no learner gets first evidence while they are listed
+    serialise(session)  # no learner gets first evidence while they are listed
     with_evidence = select(Evidence.learner_id).join(
         Competency, Competency.id == Evidence.competency_id
     )
