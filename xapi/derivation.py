@@ -120,46 +120,44 @@ def drain(session: Session, limit: int = BATCH) -> DerivationRun:
         if not queue_ids:
             return total
         try:
-            run = derive_rows(session, queue_ids)
-            session.commit()
-        except TRANSIENT:
-            session.rollback()
-            raise
+            total |= _committed(session, queue_ids)
         except Exception:
-            session.rollback()
-            run = _row_by_row(session, queue_ids)
-        total |= run
+            for queue_id in queue_ids:
+                try:
+                    total |= _committed(session, [queue_id])
+                except Exception as error:
+                    total.failed += _set_aside(session, queue_id, error)
         if len(queue_ids) < limit:
             return total
 
 
-def _row_by_row(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
-    total = DerivationRun()
-    for queue_id in queue_ids:
-        try:
-            total |= derive_rows(session, [queue_id])
-            session.commit()
-        except TRANSIENT:
-            session.rollback()
-            raise
-        except Exception as error:
-            session.rollback()
-            statement_id = _set_aside(session, queue_id, error)
-            session.commit()
-            if statement_id is not None:
-                total.failed.append(statement_id)
-    return total
+def _committed(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
+    """:func:`derive_rows` and commit, or roll back and raise."""
+    try:
+        run = derive_rows(session, queue_ids)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return run
 
 
-def _set_aside(session: Session, queue_id: int, error: Exception) -> str | None:
+def _set_aside(session: Session, queue_id: int, error: Exception) -> list[str]:
+    """Keep the row with why it failed; returns its statement id (none if another
+    derivation took the row meanwhile). A failure of the database itself is nothing to
+    blame on the row: it is raised, and every row stays queued."""
+    if isinstance(error, TRANSIENT):
+        raise error
     reason = f"{type(error).__name__}: {error}"[:1000]
     log.error("deriving evidence failed; queue row %s set aside: %s", queue_id, reason)
-    return session.scalar(
+    statement_id = session.scalar(
         update(_QUEUE)
         .where(_QUEUE.c.id == queue_id)
         .values(failed_at=utcnow(), last_error=reason)
         .returning(_QUEUE.c.statement_id)
     )
+    session.commit()
+    return [statement_id] if statement_id is not None else []
 
 
 def retry_failed(session: Session) -> int:

@@ -296,9 +296,11 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(
+def _kill_a_worker_while_the_platform_holds_its_score(
     app: Flask, session: Session, lms_world: World, ags: AgsServer, tmp_path: Path
 ) -> None:
+    """One score queued; a worker process sends it, the platform holds the request, and
+    the worker is killed (SIGKILL) while it waits for the answer."""
     lms_world.add_learner("u1")
     lms_world.add_link("b3", "bloc-3")
     lms_world.evidence("u1", "bloc-3/C1", score=0.9)
@@ -317,6 +319,12 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(
     finally:
         if doomed.poll() is None:
             doomed.kill()
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(
+    app: Flask, session: Session, lms_world: World, ags: AgsServer, tmp_path: Path
+) -> None:
+    _kill_a_worker_while_the_platform_holds_its_score(app, session, lms_world, ags, tmp_path)
     [row] = rows(session)
     assert row.status == "sending" and row.claimed_by  # claimed by the dead worker
     # The platform had received the request: it now stores the score.
@@ -332,20 +340,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(
 def test_a_worker_killed_before_the_platform_stored_the_score_loses_nothing(
     app: Flask, session: Session, lms_world: World, ags: AgsServer, tmp_path: Path
 ) -> None:
-    lms_world.add_learner("u1")
-    lms_world.add_link("b3", "bloc-3")
-    lms_world.evidence("u1", "bloc-3/C1", score=0.9)
-    session.commit()
-    ags.state.stall_next(1, paths="scores")
-    doomed = subprocess.Popen(
-        [_lti_tool(), "worker", "--once", "--lease-seconds", "2"],
-        env=_cli_env(app, tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for(lambda: ags.state.stalled == 1)
-    os.kill(doomed.pid, signal.SIGKILL)
-    doomed.wait(timeout=10)
+    _kill_a_worker_while_the_platform_holds_its_score(app, session, lms_world, ags, tmp_path)
     ags.state.drop_stalled = True  # the held request is lost, never stored
     ags.state.release.set()
     worker(app, name="survivor").drain(max_wait=5)

@@ -72,7 +72,7 @@ def local_ids(app: Flask) -> set[str]:
         return set(db.session.scalars(select(Statement.id)).all())
 
 
-def run_pull(runner: FlaskCliRunner, remote: RemoteLrs) -> Any:
+def run_pull(runner: FlaskCliRunner, remote: RemoteLrs, *options: str) -> Any:
     return runner.invoke(
         main,
         [
@@ -84,6 +84,7 @@ def run_pull(runner: FlaskCliRunner, remote: RemoteLrs) -> Any:
             remote.key,
             "--secret",
             remote.secret,
+            *options,
         ],
     )
 
@@ -209,22 +210,7 @@ def test_follow_keeps_polling_and_takes_what_arrives(
             raise SystemExit(0)
 
     monkeypatch.setattr(xapi_cli, "sleep", nap)
-    result = runner.invoke(
-        main,
-        [
-            "xapi",
-            "pull",
-            "--endpoint",
-            remote.endpoint,
-            "--key",
-            remote.key,
-            "--secret",
-            remote.secret,
-            "--follow",
-            "--interval",
-            "5",
-        ],
-    )
+    result = run_pull(runner, remote, "--follow", "--interval", "5")
     lines = [line for line in result.output.splitlines() if line.startswith("Pulled")]
     assert lines[0].startswith("Pulled 1 new") and lines[1].startswith("Pulled 1 new")
     assert naps == [5.0, 5.0]
