@@ -3,7 +3,7 @@
     .venv/bin/python bench/xapi_ingest.py [--ralph-venv DIR] [--postgres URL]
         [--singles 500] [--stored 2000] [--grow 10000] [--only ours-sqlite,ours-postgres,ralph]
         [--server gunicorn|waitress] [--workers 2] [--clients 1] [--durability full|relaxed]
-        [--derivation worker|background]
+        [--derivation worker|background] [--repeat 3]
 
 Each target is started fresh on a loopback port, then loaded in the same way by
 ``--clients`` client processes (default one), each posting on its own keep-alive
@@ -32,6 +32,10 @@ when the queue is empty), which is the figure compared with Ralph, who keeps sta
 only. ``--grow N`` adds batches until the store holds N statements and singles again,
 to see whether the rate falls as the store grows.
 
+``--repeat N`` (3 by default) runs every target N times, in turn, each on a fresh store,
+and prints the median of each phase with the lowest and highest runs: on a small
+virtual machine one run of a phase may differ from the next by a third.
+
 Prints a table of statements per second; asserts nothing. Run it on a quiet machine.
 """
 
@@ -46,6 +50,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,6 +125,9 @@ class Target:
     counted: tuple[int, int] | None = None
     rates: dict[str, float] = field(default_factory=dict)
     evidence_rates: dict[str, float] = field(default_factory=dict)
+    # With several runs: the lowest and highest of the compared rate, per phase.
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    runs: int = 1
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -485,6 +493,12 @@ def main() -> None:
         help="then batches until the store holds this many statements, and singles again",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of every target, in turn (each on a fresh store); medians are printed",
+    )
+    parser.add_argument(
         "--no-evidence",
         action="store_true",
         help="no référentiel, mapping rule or learners: statements are stored only",
@@ -511,34 +525,54 @@ def main() -> None:
         else:
             print(f"Ralph skipped: no {args.ralph_venv}/bin/ralph", file=sys.stderr)
 
-    results: list[Target] = []
-    for label, start in starters:
-        print(f"… {label}", file=sys.stderr)
-        try:
-            target = start()
-        except Exception as error:  # one target down must not lose the others' figures
-            print(f"{label} skipped: could not start ({error})", file=sys.stderr)
-            continue
-        try:
-            run(target, args.singles, args.stored, args.clients, args.grow)
-            if target.census is not None:
-                target.counted = target.census()
-        finally:
-            target.stop()
-        print(
-            f"  {target.name}: " + ", ".join(f"{k} {v:.0f}/s" for k, v in target.rates.items()),
-            file=sys.stderr,
-        )
-        results.append(target)
+    # Runs interleaved (every target once, then again) so that a slow spell of the
+    # machine weighs on all of them alike.
+    runs: dict[str, list[Target]] = {}
+    for repetition in range(1, args.repeat + 1):
+        for label, start in starters:
+            print(f"… {label} (run {repetition} of {args.repeat})", file=sys.stderr)
+            try:
+                target = start()
+            except Exception as error:  # one target down must not lose the others' figures
+                print(f"{label} skipped: could not start ({error})", file=sys.stderr)
+                continue
+            try:
+                run(target, args.singles, args.stored, args.clients, args.grow)
+                if target.census is not None:
+                    target.counted = target.census()
+            finally:
+                target.stop()
+            print(
+                f"  {target.name}: "
+                + ", ".join(f"{k} {v:.0f}/s" for k, v in target.evidence_rates.items()),
+                file=sys.stderr,
+            )
+            runs.setdefault(target.name, []).append(target)
 
-    report(results, args, serving)
+    report([median_of(targets) for targets in runs.values()], args, serving)
+
+
+def median_of(targets: list[Target]) -> Target:
+    """One target whose rates are the medians of its runs (``spread``: their range)."""
+    first = targets[0]
+    merged = Target(first.name, first.statements_url, first.auth, first.stop, first.backlog)
+    for column in first.rates:
+        merged.rates[column] = statistics.median(t.rates[column] for t in targets)
+        merged.evidence_rates[column] = statistics.median(t.evidence_rates[column] for t in targets)
+        compared = [(t.evidence_rates if t.backlog else t.rates)[column] for t in targets]
+        merged.spread[column] = (min(compared), max(compared))
+    censuses = [t.counted for t in targets if t.counted is not None]
+    merged.counted = censuses[-1] if censuses else None
+    merged.runs = len(targets)
+    return merged
 
 
 def report(results: list[Target], args: argparse.Namespace, serving: Serving) -> None:
     columns = list(results[0].rates) if results else []
     ralph = next((t for t in results if t.name.startswith("ralph")), None)
     print(
-        f"\nstatements/s ({args.singles} single POSTs per single phase, batches of 100; "
+        f"\nstatements/s, median of {args.repeat} run(s) "
+        f"({args.singles} single POSTs per single phase, batches of 100; "
         f"{args.clients} client process(es), keep-alive; ours: {serving.label()}, "
         f"durability {args.durability}, "
         f"{'statements only' if args.no_evidence else 'with evidence'}; "
@@ -558,6 +592,12 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
                 f"{target.name}, evidence done",
                 [f"{target.evidence_rates[c]:.0f}" for c in columns],
             )
+    if args.repeat > 1:
+        for target in results:
+            row(
+                f"{target.name}, lowest-highest",
+                [f"{low:.0f}-{high:.0f}" for low, high in target.spread.values()],
+            )
     if ralph is not None:
         for target in results:
             if target is not ralph:
@@ -569,7 +609,10 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
     for target in results:
         if target.counted is not None:
             stored, evidence = target.counted
-            print(f"{target.name}: {stored:,} statements stored, {evidence:,} evidence rows")
+            print(
+                f"{target.name}: {stored:,} statements stored, {evidence:,} evidence rows "
+                "(last run)"
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ DEFAULTS: dict[str, Any] = {
     # (see lti_tool.evidence_drainer).
     "EVIDENCE_DERIVATION": "background",
     # Derivation rounds are at least this far apart (background, worker), so that a
-    # round takes in what arrived meanwhile.
-    "EVIDENCE_DELAY_SECONDS": 0.5,
+    # round takes in what arrived meanwhile; the queue is looked at this often when no
+    # request of the same process woke the derivation (an empty queue: one small read).
+    "EVIDENCE_DELAY_SECONDS": 0.1,
+    "EVIDENCE_POLL_SECONDS": 0.1,
 }
 
 # Variables whose text is turned into another type.
@@ -54,6 +56,7 @@ _FLOAT_KEYS = {
     "AGS_LEASE_SECONDS",
     "WORKER_POLL_SECONDS",
     "EVIDENCE_DELAY_SECONDS",
+    "EVIDENCE_POLL_SECONDS",
 }
 _BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
 

@@ -1,19 +1,20 @@
 """Where queued statements become evidence (:mod:`xapi.derivation`): ``EVIDENCE_DERIVATION``.
 
 - ``background`` (default): a thread of each web process, woken when that process
-  has stored statements, and every ``WORKER_POLL_SECONDS`` to pick up what another
+  has stored statements, and every ``EVIDENCE_POLL_SECONDS`` to pick up what another
   process left (one killed mid-way, say). Once woken it waits ``EVIDENCE_DELAY_SECONDS``
-  (0.5 by default) so that what arrives meanwhile is derived in the same transaction:
+  (0.1 by default) so that what arrives meanwhile is derived in the same transaction:
   a pair touched by many statements is recomputed once, and the SQLite write lock is
   taken a few times a second rather than once per statement. The answer to a POST
   does not wait for evidence; evidence and achievement follow within that delay plus
   the derivation itself.
 - ``inline``: in the request, after the statements are committed: the answer waits
   for evidence and achievement (tests, and installs that want read-your-writes).
-- ``worker``: web processes only queue; ``lti-tool worker`` (which delivers gradebook
-  scores too) derives, in rounds at least ``EVIDENCE_DELAY_SECONDS`` apart. The
-  production choice: derivation then never competes with requests for a web
-  process's interpreter lock.
+- ``worker``: web processes only queue; a thread of ``lti-tool worker`` (which
+  delivers gradebook scores too) looks at the queue every ``EVIDENCE_POLL_SECONDS``
+  (0.1: an empty queue costs one small read) and derives what it finds, in rounds at
+  least ``EVIDENCE_DELAY_SECONDS`` apart. The production choice: derivation then never
+  competes with requests for a web process's interpreter lock.
 
 The queue lives in the database, so nothing is lost when a process stops, and any
 process may take over what another queued.
@@ -41,8 +42,9 @@ MODES = ("background", "inline", "worker")
 
 
 class Drainer:
-    """The background thread of one web process (started on first use in that process,
-    so that it lives in the process gunicorn forked, not in its parent)."""
+    """The derivation thread of one process: of a web process (started on first use in
+    that process, so that it lives in the process gunicorn forked, not in its parent),
+    or of ``lti-tool worker``. ``stop`` ends it between rounds."""
 
     def __init__(
         self, new_session: Callable[[], Session], poll_seconds: float, delay_seconds: float
@@ -53,6 +55,7 @@ class Drainer:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._pid: int | None = None
+        self.stop = threading.Event()
 
     def ensure_started(self) -> None:
         if self._pid != os.getpid():
@@ -65,18 +68,35 @@ class Drainer:
         self.ensure_started()
         self._wake.set()
 
+    def start_thread(self) -> threading.Thread:
+        """Run the loop in a new thread of this process (``lti-tool worker``)."""
+        self._pid = os.getpid()
+        thread = threading.Thread(target=self._run, name="evidence-drainer", daemon=True)
+        thread.start()
+        return thread
+
     def _run(self) -> None:
-        while True:
+        last_round = 0.0
+        while not self.stop.is_set():
+            # After a round, as long again for requests: on SQLite a round holds the
+            # only write lock, and intake must keep at least half of the time.
+            self.stop.wait(last_round)
             if self._wake.wait(self._poll):
-                time.sleep(self._delay)  # let more arrive: one transaction for all
+                self.stop.wait(self._delay)  # let more arrive: one transaction for all
             self._wake.clear()
+            if self.stop.is_set():
+                return
+            started = time.monotonic()
             try:
                 with self._new_session() as session:
-                    derivation.drain(session)
+                    taken = derivation.drain(session).taken
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
+                taken = 0
             except Exception:
                 log.exception("deriving queued evidence failed; will try again")
+                taken = 0
+            last_round = time.monotonic() - started if taken else 0.0
 
 
 def init_app(app: Flask) -> None:
@@ -86,14 +106,19 @@ def init_app(app: Flask) -> None:
             f"LTI_TOOL_EVIDENCE_DERIVATION must be one of {', '.join(MODES)}, not {mode!r}"
         )
     if mode == "background":
-        drainer = Drainer(
-            app.extensions["database"]["sessionmaker"],
-            float(app.config["WORKER_POLL_SECONDS"]),
-            float(app.config["EVIDENCE_DELAY_SECONDS"]),
-        )
+        drainer = new_drainer(app)
         app.extensions["evidence_drainer"] = drainer
         # Each web process polls from its first request on, whatever it serves.
         app.before_request(drainer.ensure_started)
+
+
+def new_drainer(app: Flask) -> Drainer:
+    """A derivation loop with the app's settings (not started)."""
+    return Drainer(
+        app.extensions["database"]["sessionmaker"],
+        float(app.config["EVIDENCE_POLL_SECONDS"]),
+        float(app.config["EVIDENCE_DELAY_SECONDS"]),
+    )
 
 
 def statements_committed() -> None:

@@ -148,7 +148,33 @@ class Counted:
     occurred_at: datetime
     value: float | None  # worth in the calculation; None: judges nothing
     passed: bool | None
-    note: str  # why it counts this way
+    score_scaled: float | None = None
+    success: bool | None = None
+    threshold: float = 0.5
+    reason: str | None = None  # why it does not count, when it does not
+
+    @property
+    def note(self) -> str:
+        """Why it counts this way (written only for the pieces an explanation lists)."""
+        if self.reason is not None:
+            return self.reason
+        if self.success is not None:
+            note = "success reported" if self.success else "failure reported"
+            if self.score_scaled is not None:
+                note += f" (outranks the score {self.score_scaled:.2f})"
+            return note
+        if self.score_scaled is not None:
+            comparison = ">=" if self.passed else "<"
+            return f"score {self.score_scaled:.2f} {comparison} threshold {self.threshold:.2f}"
+        return "no score nor success: judges nothing"
+
+
+# An explanation lists at most this many of the latest pieces counted (and as many
+# ignored), with the totals: a state is rewritten at each new piece of evidence, and a
+# list of a learner's whole history would make each write grow with it. The evidence
+# itself is kept whole; the rules are deterministic, so any piece's part can be shown
+# again from it.
+EXPLAINED = 50
 
 
 @dataclass(frozen=True)
@@ -179,33 +205,31 @@ class Achievement:
         return {
             "summary": self.summary,
             "conflicting": self.conflicting,
-            "counted": [item(c) for c in self.counted],
-            "ignored": [item(c) for c in self.ignored],
+            "counted": [item(c) for c in self.counted[-EXPLAINED:]],
+            "ignored": [item(c) for c in self.ignored[-EXPLAINED:]],
+            "counted_total": len(self.counted),
+            "ignored_total": len(self.ignored),
         }
 
 
 def _judge(item: EvidenceItem, threshold: float) -> Counted:
-    def counted(value: float | None, passed: bool | None, note: str) -> Counted:
-        return Counted(
-            statement_id=item.statement_id,
-            source_activity=item.source_activity,
-            occurred_at=item.occurred_at,
-            value=value,
-            passed=passed,
-            note=note,
-        )
-
     if item.success is not None:
-        note = "success reported" if item.success else "failure reported"
-        if item.score_scaled is not None:
-            note += f" (outranks the score {item.score_scaled:.2f})"
-        return counted(1.0 if item.success else 0.0, item.success, note)
-    if item.score_scaled is not None:
-        passed = item.score_scaled >= threshold
-        comparison = ">=" if passed else "<"
-        note = f"score {item.score_scaled:.2f} {comparison} threshold {threshold:.2f}"
-        return counted(item.score_scaled, passed, note)
-    return counted(None, None, "no score nor success: judges nothing")
+        value: float | None = 1.0 if item.success else 0.0
+        passed: bool | None = item.success
+    elif item.score_scaled is not None:
+        value, passed = item.score_scaled, item.score_scaled >= threshold
+    else:
+        value = passed = None
+    return Counted(
+        statement_id=item.statement_id,
+        source_activity=item.source_activity,
+        occurred_at=item.occurred_at,
+        value=value,
+        passed=passed,
+        score_scaled=item.score_scaled,
+        success=item.success,
+        threshold=threshold,
+    )
 
 
 def _conflicting(judged: list[Counted], window: int) -> bool:
@@ -229,7 +253,7 @@ def evaluate(rule: Rule, evidence: Iterable[EvidenceItem], as_of: datetime) -> A
             ignored.append(
                 replace(
                     _judge(item, rule.mastery_threshold),
-                    note=f"older than the validity period ({rule.validity_days} days)",
+                    reason=f"older than the validity period ({rule.validity_days} days)",
                 )
             )
         else:

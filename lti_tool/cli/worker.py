@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from types import FrameType
 from typing import Any
 
@@ -14,6 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from lti_tool import evidence_drainer
 from lti_tool.achievement import outbox, recompute
 from lti_tool.achievement.delivery import Worker
 from lti_tool.achievement.outbox import DeliverySettings
@@ -68,7 +68,10 @@ def worker_group(
         settings=settings,
         poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
         on_idle=_recompute_expired,
-        before_claim=PacedDerivation(0.0 if once else current_app.config["EVIDENCE_DELAY_SECONDS"]),
+        # --once derives what is queued before delivering; the long-running worker
+        # derives in its own thread, which looks at the queue far more often than
+        # deliveries are polled.
+        before_claim=_derive_queued if once else None,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -98,27 +101,18 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
         )
         return
     click.echo(f"Worker {worker.name} deriving evidence and delivering scores (Ctrl-C to stop).")
-    worker.run()
+    drainer = evidence_drainer.new_drainer(current_app)
+    thread = drainer.start_thread()
+    try:
+        worker.run()
+    finally:
+        drainer.stop.set()
+        thread.join()
     click.echo(f"Worker stopped after delivering {worker.delivered} score(s).")
 
 
-class PacedDerivation:
-    """Derive what is queued, at most once every ``delay`` seconds: under load each round
-    takes what arrived meanwhile, so a (learner, competency) pair touched by many
-    statements is recomputed once per round rather than once per statement."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = float(delay)
-        self._last = -self.delay
-
-    def __call__(self, session: Session) -> int:
-        now = time.monotonic()
-        if now - self._last < self.delay:
-            return 0
-        taken = derivation.drain(session).taken
-        if taken:
-            self._last = now
-        return taken
+def _derive_queued(session: Session) -> int:
+    return derivation.drain(session).taken
 
 
 def _recompute_expired(session: Any) -> None:

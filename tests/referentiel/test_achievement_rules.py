@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from referentiel.achievement import (
+    EXPLAINED,
     EvidenceItem,
     InvalidRule,
     Method,
@@ -163,6 +164,21 @@ def test_explanation_lists_what_counted_and_why() -> None:
     ]
     assert explanation["ignored"][0]["note"] == "older than the validity period (10 days)"
     assert explanation["summary"].startswith("average of results at least 50 %")
+
+
+def test_explanation_lists_the_latest_pieces_and_counts_them_all() -> None:
+    history = [ev(n, 0.2 if n <= 10 else 0.8, days=n / 10) for n in range(1, 71)]
+    result = evaluate(Rule(method=Method.AVERAGE), history, NOW)
+    explanation = result.explanation()
+    assert result.evidence_count == 70
+    assert (explanation["counted_total"], explanation["ignored_total"]) == (70, 0)
+    assert len(explanation["counted"]) == EXPLAINED
+    assert [c["statement_id"] for c in explanation["counted"]] == [
+        f"s{n:03d}" for n in range(71 - EXPLAINED, 71)
+    ]
+    assert explanation["counted"][-1]["note"] == "score 0.80 >= threshold 0.50"
+    # The average still covers every piece, the unlisted low scores included.
+    assert result.score == pytest.approx((10 * 0.2 + 60 * 0.8) / 70)
 
 
 @pytest.mark.parametrize(

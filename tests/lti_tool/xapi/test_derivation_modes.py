@@ -11,9 +11,14 @@ yet.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,6 +118,35 @@ def test_worker_mode_answers_before_evidence_and_the_worker_derives_it(
     assert queued(session) == []
 
 
+@pytest.mark.usefixtures("worker_mode")
+def test_the_running_worker_derives_queued_statements_in_its_own_thread(
+    app: Flask, lrs: Lrs, session: Session, world: World, tmp_path: Path
+) -> None:
+    [ident] = lrs.post(passed(world.bob)).json
+    assert queued(session) == [ident]
+    session.commit()  # no transaction left open on the database
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")} | {
+        "LTI_TOOL_DATABASE_URL": app.config["DATABASE_URL"],
+        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "LTI_TOOL_SECRET_KEY": "worker-secret",
+        "LTI_TOOL_BASE_URL": app.config["BASE_URL"],
+        "LTI_TOOL_EVIDENCE_POLL_SECONDS": "0.05",
+    }
+    lti_tool = str(Path(sys.executable).with_name("lti-tool"))
+    with subprocess.Popen(
+        [lti_tool, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as running:
+        deadline = time.monotonic() + 30
+        while not evidence_of(session, world.bob) and time.monotonic() < deadline:
+            session.rollback()  # see what the worker committed
+            time.sleep(0.05)
+        running.send_signal(signal.SIGTERM)
+        _out, errors = running.communicate(timeout=60)
+    assert running.returncode == 0, errors
+    assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
+    assert queued(session) == []
+
+
 def test_background_mode_derives_in_a_thread_of_the_web_process(
     app: Flask, credential: tuple[str, str], session: Session, world: World
 ) -> None:
@@ -123,7 +157,7 @@ def test_background_mode_derives_in_a_thread_of_the_web_process(
             "EVIDENCE_DELAY_SECONDS": 0.01,
             # Only the wake-up after storing may drain: the thread outlives the test,
             # and must not poll the database that later tests reuse (PostgreSQL).
-            "WORKER_POLL_SECONDS": 3600,
+            "EVIDENCE_POLL_SECONDS": 3600,
         }
     )
     try:
