@@ -58,6 +58,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,6 +72,7 @@ LTI_TOOL = str(ROOT / ".venv" / "bin" / "lti-tool")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 MOODLE = "https://moodle.example.org"
 LEARNERS = 50
+COURSE_START = datetime(2026, 3, 2, 9, 15, 27, tzinfo=timezone(timedelta(hours=1)))
 
 
 def free_port() -> int:
@@ -80,7 +82,8 @@ def free_port() -> int:
 
 
 def moodle_statement(n: int) -> dict[str, object]:
-    """A quiz attempt as Moodle's logstore_xapi sends it."""
+    """A quiz attempt as Moodle's logstore_xapi sends it: the ``n``-th event of the
+    course, each a second after the one before (Moodle sends the event's time)."""
     learner = str(random.randint(1, LEARNERS))
     quiz = random.randint(1, 40)
     return {
@@ -93,7 +96,7 @@ def moodle_statement(n: int) -> dict[str, object]:
                 "name": {"en": f"Quiz {quiz}"},
             },
         },
-        "timestamp": "2026-03-02T09:15:27+01:00",
+        "timestamp": (COURSE_START + timedelta(seconds=n)).isoformat(),
         "result": {
             "score": {"raw": n % 11, "min": 0, "max": 10, "scaled": (n % 11) / 10},
             "completion": True,

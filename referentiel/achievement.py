@@ -174,7 +174,7 @@ class Counted:
 # list of a learner's whole history would make each write grow with it. The evidence
 # itself is kept whole; the rules are deterministic, so any piece's part can be shown
 # again from it.
-EXPLAINED = 50
+EXPLAINED = 20
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,10 @@ class Achievement:
     last_evidence_at: datetime | None
     conflicting: bool
     summary: str
-    counted: tuple[Counted, ...] = ()
+    counted: tuple[Counted, ...] = ()  # the latest EXPLAINED of them
     ignored: tuple[Counted, ...] = ()
     expires_at: datetime | None = None  # when the oldest counted piece leaves the period
+    tally: Tally | None = None  # to add later pieces to (see evaluate_more)
 
     def explanation(self) -> dict[str, Any]:
         """A JSON-ready account of which evidence counted and why."""
@@ -207,7 +208,7 @@ class Achievement:
             "conflicting": self.conflicting,
             "counted": [item(c) for c in self.counted[-EXPLAINED:]],
             "ignored": [item(c) for c in self.ignored[-EXPLAINED:]],
-            "counted_total": len(self.counted),
+            "counted_total": self.evidence_count,
             "ignored_total": len(self.ignored),
         }
 
@@ -232,23 +233,115 @@ def _judge(item: EvidenceItem, threshold: float) -> Counted:
     )
 
 
-def _conflicting(judged: list[Counted], window: int) -> bool:
-    seen_success = False
-    for c in judged[-window:]:
-        if c.passed:
-            seen_success = True
-        elif seen_success:
-            return True
-    return False
+@dataclass
+class Tally:
+    """The rules as a fold over a pair's evidence in order: all that the methods, the
+    conflict check and the explanation need of the history. Small and kept with the
+    state, so that evidence that comes after it is added without reading the rest
+    again (:func:`evaluate_more`); :func:`evaluate` folds the whole history the same
+    way, so both give the same state."""
+
+    count: int = 0
+    last: tuple[datetime, str] | None = None  # (occurred_at, statement id) of the latest
+    judged: int = 0
+    total: float = 0.0  # of the judged values (average)
+    decayed: float | None = None  # decaying average so far
+    best: Counted | None = None  # highest (value, then the later)
+    latest: Counted | None = None  # the latest judged
+    recent: list[bool] = field(default_factory=list)  # passed, latest judged, window
+    per_activity: dict[str, bool] = field(default_factory=dict)  # a success in each?
+    listed: list[Counted] = field(default_factory=list)  # the latest EXPLAINED
+
+    def add(self, c: Counted, rule: Rule) -> None:
+        self.count += 1
+        self.last = (c.occurred_at, c.statement_id)
+        self.listed.append(c)
+        del self.listed[:-EXPLAINED]
+        if c.value is None:
+            return
+        self.judged += 1
+        self.total += c.value
+        w = rule.decay_weight
+        self.decayed = c.value if self.decayed is None else w * c.value + (1 - w) * self.decayed
+        if self.best is None or (c.value, c.occurred_at) > (self.best.value, self.best.occurred_at):
+            self.best = c
+        self.latest = c
+        self.recent.append(bool(c.passed))
+        del self.recent[: -rule.conflict_window]
+        activity = c.source_activity
+        self.per_activity[activity] = self.per_activity.get(activity, False) or bool(c.passed)
+
+    def conflicting(self) -> bool:
+        """A failure after a success among the latest judged pieces."""
+        seen_success = False
+        for passed in self.recent:
+            if passed:
+                seen_success = True
+            elif seen_success:
+                return True
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        def piece(c: Counted | None) -> dict[str, Any] | None:
+            if c is None:
+                return None
+            return {
+                "statement_id": c.statement_id,
+                "source_activity": c.source_activity,
+                "occurred_at": c.occurred_at.isoformat(),
+                "value": c.value,
+                "passed": c.passed,
+                "score_scaled": c.score_scaled,
+                "success": c.success,
+                "threshold": c.threshold,
+                "reason": c.reason,
+            }
+
+        return {
+            "count": self.count,
+            "last": [self.last[0].isoformat(), self.last[1]] if self.last else None,
+            "judged": self.judged,
+            "total": self.total,
+            "decayed": self.decayed,
+            "best": piece(self.best),
+            "latest": piece(self.latest),
+            "recent": self.recent,
+            "per_activity": self.per_activity,
+            "listed": [piece(c) for c in self.listed],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tally:
+        def piece(d: Mapping[str, Any] | None) -> Counted | None:
+            if d is None:
+                return None
+            return Counted(**{**d, "occurred_at": datetime.fromisoformat(d["occurred_at"])})
+
+        last = data["last"]
+        return cls(
+            count=data["count"],
+            last=(datetime.fromisoformat(last[0]), last[1]) if last else None,
+            judged=data["judged"],
+            total=data["total"],
+            decayed=data["decayed"],
+            best=piece(data["best"]),
+            latest=piece(data["latest"]),
+            recent=list(data["recent"]),
+            per_activity=dict(data["per_activity"]),
+            listed=[c for c in map(piece, data["listed"]) if c is not None],
+        )
+
+
+def _in_order(evidence: Iterable[EvidenceItem]) -> list[EvidenceItem]:
+    return sorted(evidence, key=lambda e: (e.occurred_at, e.statement_id))
 
 
 def evaluate(rule: Rule, evidence: Iterable[EvidenceItem], as_of: datetime) -> Achievement:
     """Apply ``rule`` to one learner's evidence for one competency, as of ``as_of``."""
-    ordered = sorted(evidence, key=lambda e: (e.occurred_at, e.statement_id))
     ignored: list[Counted] = []
     kept: list[EvidenceItem] = []
     cutoff = as_of - timedelta(days=rule.validity_days) if rule.validity_days else None
-    for item in ordered:
+    for item in _in_order(evidence):
         if cutoff is not None and item.occurred_at < cutoff:
             ignored.append(
                 replace(
@@ -258,11 +351,38 @@ def evaluate(rule: Rule, evidence: Iterable[EvidenceItem], as_of: datetime) -> A
             )
         else:
             kept.append(item)
-    counted = [_judge(item, rule.mastery_threshold) for item in kept]
+    tally = Tally()
+    for item in kept:
+        tally.add(_judge(item, rule.mastery_threshold), rule)
     validity = timedelta(days=rule.validity_days) if rule.validity_days else None
     expires_at = kept[0].occurred_at + validity if validity and kept else None
-    last = kept[-1].occurred_at if kept else None
-    if not kept:
+    return _achievement(rule, tally, tuple(ignored), expires_at)
+
+
+def evaluate_more(rule: Rule, tally: Tally, evidence: Iterable[EvidenceItem]) -> Achievement | None:
+    """The state once more evidence is added to ``tally`` (what :func:`evaluate` kept
+    of a history under this same rule; it is added to), or None when only the whole
+    history can tell: the rule has a validity period (pieces leave it as time passes),
+    or a new piece does not come after every piece already counted (order matters to
+    most methods)."""
+    if rule.validity_days:
+        return None
+    more = _in_order(evidence)
+    if (
+        more
+        and tally.last is not None
+        and (more[0].occurred_at, more[0].statement_id) <= tally.last
+    ):
+        return None
+    for item in more:
+        tally.add(_judge(item, rule.mastery_threshold), rule)
+    return _achievement(rule, tally, (), None)
+
+
+def _achievement(
+    rule: Rule, tally: Tally, ignored: tuple[Counted, ...], expires_at: datetime | None
+) -> Achievement:
+    if not tally.count:
         return Achievement(
             state=State.NON_ACQUIS,
             score=None,
@@ -270,60 +390,48 @@ def evaluate(rule: Rule, evidence: Iterable[EvidenceItem], as_of: datetime) -> A
             last_evidence_at=None,
             conflicting=False,
             summary="no evidence" + (" within the validity period" if ignored else ""),
-            ignored=tuple(ignored),
+            ignored=ignored,
+            tally=tally,
         )
-    judged = [c for c in counted if c.value is not None]
-    conflicting = _conflicting(judged, rule.conflict_window)
-    met, score, how = _apply_method(rule, judged)
-    state = State.ACQUIS if met else State.EN_COURS
+    conflicting = tally.conflicting()
+    met, score, how = _apply_method(rule, tally)
     summary = f"{rule.describe()}: {how}"
     if conflicting:
         summary += "; conflicting: a failure came after a success among the latest results"
     return Achievement(
-        state=state,
+        state=State.ACQUIS if met else State.EN_COURS,
         score=score,
-        evidence_count=len(kept),
-        last_evidence_at=last,
+        evidence_count=tally.count,
+        last_evidence_at=tally.last[0] if tally.last else None,
         conflicting=conflicting,
         summary=summary,
-        counted=tuple(counted),
-        ignored=tuple(ignored),
+        counted=tuple(tally.listed),
+        ignored=ignored,
         expires_at=expires_at,
+        tally=tally,
     )
 
 
-def _values(judged: list[Counted]) -> list[float]:
-    return [c.value for c in judged if c.value is not None]
-
-
-def _apply_method(rule: Rule, judged: list[Counted]) -> tuple[bool, float | None, str]:
+def _apply_method(rule: Rule, tally: Tally) -> tuple[bool, float | None, str]:
     """Whether the rule is met, the score it computes and a few words on how."""
-    if not judged:
+    if not tally.judged or tally.best is None or tally.latest is None:
         return False, None, "evidence present but none says success or gives a score"
     threshold = rule.mastery_threshold
-    values = _values(judged)
     if rule.method is Method.HIGHEST:
-        best = max(judged, key=lambda c: (c.value or 0.0, c.occurred_at))
+        best = tally.best
         return bool(best.passed), best.value, f"best result {best.value:.2f}"
     if rule.method is Method.MOST_RECENT:
-        latest = judged[-1]
+        latest = tally.latest
         return bool(latest.passed), latest.value, f"latest result {latest.value:.2f}"
     if rule.method is Method.AVERAGE:
-        avg = sum(values) / len(values)
-        return avg >= threshold, avg, f"average {avg:.2f} over {len(values)} results"
+        avg = tally.total / tally.judged
+        return avg >= threshold, avg, f"average {avg:.2f} over {tally.judged} results"
     if rule.method is Method.DECAYING_AVERAGE:
-        avg = values[0]
-        for value in values[1:]:
-            avg = rule.decay_weight * value + (1 - rule.decay_weight) * avg
-        return avg >= threshold, avg, f"decaying average {avg:.2f} over {len(values)} results"
+        avg = tally.decayed if tally.decayed is not None else 0.0
+        return avg >= threshold, avg, f"decaying average {avg:.2f} over {tally.judged} results"
     # n_mastery: one vote per activity, its best attempt.
-    best_per_activity: dict[str, bool] = {}
-    for c in judged:
-        best_per_activity[c.source_activity] = best_per_activity.get(
-            c.source_activity, False
-        ) or bool(c.passed)
-    successes = sum(best_per_activity.values())
-    activities = len(best_per_activity)
+    successes = sum(tally.per_activity.values())
+    activities = len(tally.per_activity)
     met = successes >= rule.n_successes and activities >= rule.k_activities
     progress = min(1.0, successes / rule.n_successes)
     how = (

@@ -334,7 +334,12 @@ def _apply(
         )
     session.execute(insert(_AUDIT_TABLE), events)
     touched = _touched(added, withdrawn)
-    evidence_changed.send(session, touched=touched)
+    evidence_changed.send(
+        session,
+        touched=touched,
+        added=added,
+        withdrawn={(learner_id, competency_id) for (_, learner_id, competency_id), _ in withdrawn},
+    )
     return EvidenceChange(len(added), len(withdrawn), touched)
 
 

@@ -56,6 +56,9 @@ class CompetencyState(Base):
     conflicting: Mapped[bool] = mapped_column(default=False)
     rule_version: Mapped[int]
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the rules kept of the evidence (referentiel.achievement.Tally), so that later
+    # evidence is added without reading the rest again; None: recompute from it all.
+    tally: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the oldest counted evidence leaves the validity period: recompute then.
     expires_at: Mapped[datetime | None] = mapped_column(index=True)

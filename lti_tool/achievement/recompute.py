@@ -8,7 +8,7 @@ entry and the gradebook score it causes all commit with their cause, or not at a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from lti_tool.achievement.models import (
 )
 from lti_tool.achievement.rules import rules_in_force
 from referentiel import audit
-from referentiel.achievement import EvidenceItem, evaluate
+from referentiel.achievement import Achievement, EvidenceItem, Tally, evaluate, evaluate_more
 from referentiel.certification import bloc_standing, competency_standing
 from referentiel.jury import Decision
 from referentiel.models import Bloc, Competency
@@ -38,8 +38,29 @@ Pair = tuple[int, int]  # (learner_id, competency_id)
 
 
 @evidence_changed.connect
-def _on_evidence_changed(sender: Session, touched: Iterable[Pair] = (), **_: Any) -> None:
-    recompute_pairs(sender, set(touched), cause="evidence")
+def _on_evidence_changed(
+    sender: Session,
+    touched: Iterable[Pair] = (),
+    added: Iterable[Mapping[str, Any]] = (),
+    withdrawn: Iterable[Pair] = (),
+    **_: Any,
+) -> None:
+    lost = set(withdrawn)
+    only_added: dict[Pair, list[EvidenceItem]] = defaultdict(list)
+    for row in added:
+        pair = (row["learner_id"], row["competency_id"])
+        if pair not in lost:
+            only_added[pair].append(
+                EvidenceItem(
+                    statement_id=row["statement_id"],
+                    source_activity=row["source_activity"],
+                    occurred_at=row["occurred_at"],
+                    score_scaled=row["score_scaled"],
+                    success=row["success"],
+                    completion=row["completion"],
+                )
+            )
+    recompute_pairs(sender, set(touched), cause="evidence", added=only_added)
 
 
 def _pair_filter(session: Session, learner_col: Any, other_col: Any, pairs: set[Pair]) -> Any:
@@ -124,8 +145,14 @@ def recompute_pairs(
     cause: str,
     actor: str = "system",
     as_of: datetime | None = None,
+    added: Mapping[Pair, list[EvidenceItem]] | None = None,
 ) -> set[Pair]:
     """Recompute the given pairs, their blocs and the gradebook scores they feed.
+
+    ``added``: pairs whose only change is these new pieces of evidence. When they all
+    come after what the pair's state already counted, under the same rules, the state
+    is computed from its tally and them, without reading the pair's other evidence:
+    a learner's hundredth quiz costs what the first did.
 
     Returns the pairs whose standing changed. Nothing is committed here.
     """
@@ -149,7 +176,29 @@ def recompute_pairs(
         framework_id: rules_in_force(session, framework_id)
         for framework_id in {c.framework_id for c in competencies.values()}
     }
-    evidence = _evidence_of(session, pairs)
+    existing = {
+        (s.learner_id, s.competency_id): s
+        for s in session.scalars(
+            select(CompetencyState).where(
+                _pair_filter(
+                    session, CompetencyState.learner_id, CompetencyState.competency_id, pairs
+                )
+            )
+        )
+    }
+    results: dict[Pair, Achievement] = {}
+    for pair, items in (added or {}).items():
+        state = existing.get(pair)
+        if pair not in pairs or state is None or state.tally is None:
+            continue
+        competency = competencies[pair[1]]
+        setting, version = rules[competency.framework_id]
+        rule = setting.rule_for(competency.key, competency.code)
+        if state.rule_version == version and state.explanation.get("rule") == rule.to_dict():
+            more = evaluate_more(rule, Tally.from_json(state.tally), items)
+            if more is not None:
+                results[pair] = more
+    evidence = _evidence_of(session, pairs - results.keys())
     overrides: dict[Pair, str | None] = {}
     for override in session.scalars(
         select(CompetencyOverride)
@@ -163,23 +212,13 @@ def recompute_pairs(
         overrides[(override.learner_id, override.competency_id)] = override.state
     bloc_ids = {c.bloc_id for c in competencies.values()}
     jury_per_competency, _ = _latest_jury(session, learner_ids, bloc_ids)
-    existing = {
-        (s.learner_id, s.competency_id): s
-        for s in session.scalars(
-            select(CompetencyState).where(
-                _pair_filter(
-                    session, CompetencyState.learner_id, CompetencyState.competency_id, pairs
-                )
-            )
-        )
-    }
     changed: set[Pair] = set()
     for pair in sorted(pairs):
         learner_id, competency_id = pair
         competency = competencies[competency_id]
         setting, version = rules[competency.framework_id]
         rule = setting.rule_for(competency.key, competency.code)
-        result = evaluate(rule, evidence.get(pair, []), as_of)
+        result = results.get(pair) or evaluate(rule, evidence.get(pair, []), as_of)
         jury = jury_per_competency.get(pair)
         standing, source = competency_standing(
             result.state.value,
@@ -202,6 +241,7 @@ def recompute_pairs(
         state.conflicting = result.conflicting
         state.rule_version = version
         state.explanation = {**result.explanation(), "rule": rule.to_dict()}
+        state.tally = result.tally.to_json() if result.tally is not None else None
         state.computed_at = as_of
         state.expires_at = result.expires_at
         after = (state.state, state.computed_state, state.conflicting)

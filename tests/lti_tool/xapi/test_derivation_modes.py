@@ -31,9 +31,12 @@ from xapi_lrs_client import Lrs
 from lti_tool import create_app
 from lti_tool.achievement.jury import set_override
 from lti_tool.achievement.models import CompetencyState
+from lti_tool.achievement.rules import rules_in_force
 from lti_tool.cli import main
 from lti_tool.models import Competency, LtiUser
+from referentiel.achievement import EvidenceItem, evaluate
 from referentiel.audit import AuditEvent
+from referentiel.orm import utcnow
 from tests.lti_tool.pages_world import World
 from tests.xapi.xapi_samples import cmi5_passed
 from xapi import derivation, evidence
@@ -116,6 +119,50 @@ def test_worker_mode_answers_before_evidence_and_the_worker_derives_it(
     assert state is not None
     assert (state.computed_state, state.evidence_count) == ("acquis", 1)
     assert queued(session) == []
+
+
+def test_a_state_kept_up_piece_by_piece_is_what_the_rules_make_of_the_whole_history(
+    lrs: Lrs, session: Session, world: World
+) -> None:
+    """A later piece is added to the state's tally, an earlier one has the whole history
+    read again: either way the state is the rules' verdict on all the evidence."""
+    competency = c3(world)
+
+    def at(minute: int, scaled: float, success: bool) -> dict[str, Any]:
+        statement = passed(world.bob, scaled)
+        statement["timestamp"] = f"2026-11-21T14:{minute:02d}:00Z"
+        statement["result"]["success"] = success
+        return statement
+
+    for minute, scaled, success in [(10, 0.9, True), (20, 0.3, False), (30, 0.95, True)]:
+        assert lrs.post(at(minute, scaled, success)).status_code == 200
+    state = state_of(session, world.bob, competency)
+    assert state is not None and state.tally is not None
+    assert state.tally["count"] == state.evidence_count == 3
+    assert lrs.post(at(5, 0.1, False)).status_code == 200  # before all the others
+    assert lrs.post(at(40, 0.2, False)).status_code == 200  # after them
+
+    setting, _version = rules_in_force(session, competency.bloc.framework_id)
+    rule = setting.rule_for(competency.bloc.key, competency.code)
+    history = [
+        EvidenceItem(e.statement_id, e.source_activity, e.occurred_at, e.score_scaled, e.success)
+        for e in session.scalars(
+            select(Evidence).where(
+                Evidence.learner_id == world.bob.id, Evidence.competency_id == competency.id
+            )
+        )
+    ]
+    whole = evaluate(rule, history, utcnow())
+    state = state_of(session, world.bob, competency)
+    assert state is not None and state.evidence_count == whole.evidence_count == 5
+    assert (state.computed_state, state.score, state.conflicting) == (
+        whole.state.value,
+        whole.score,
+        whole.conflicting,
+    )
+    assert state.conflicting  # the failure at 14:40 came after a success
+    assert state.explanation["counted"] == whole.explanation()["counted"]
+    assert whole.tally is not None and state.tally == whole.tally.to_json()
 
 
 @pytest.mark.usefixtures("worker_mode")
