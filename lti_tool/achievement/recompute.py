@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from lti_tool.achievement import gradebook
 from lti_tool.achievement.models import (
@@ -35,6 +36,31 @@ from xapi.signals import evidence_changed
 from xapi.value_lists import one_of
 
 Pair = tuple[int, int]  # (learner_id, competency_id)
+
+# What a recomputation writes of a state, and of a bloc state.
+_STATE_COLUMNS = (
+    "state",
+    "state_source",
+    "computed_state",
+    "score",
+    "evidence_count",
+    "last_evidence_at",
+    "conflicting",
+    "rule_version",
+    "explanation",
+    "tally",
+    "computed_at",
+    "expires_at",
+)
+_BLOC_COLUMNS = ("state", "acquired", "total", "jury_decision_id", "updated_at")
+
+
+def _rewrite_all(row: object, columns: tuple[str, ...]) -> None:
+    """Write every column of ``row``, changed or not: the flush then sends all the rows
+    of a round as one batched UPDATE, where updates of different columns would each be a
+    statement of its own (a round trip each on PostgreSQL)."""
+    for name in columns:
+        flag_modified(row, name)
 
 
 @evidence_changed.connect
@@ -242,6 +268,8 @@ def recompute_pairs(
         state.rule_version = version
         state.explanation = {**result.explanation(), "rule": rule.to_dict()}
         state.tally = result.tally.to_json() if result.tally is not None else None
+        if pair in existing:
+            _rewrite_all(state, _STATE_COLUMNS)
         state.computed_at = as_of
         state.expires_at = result.expires_at
         after = (state.state, state.computed_state, state.conflicting)
@@ -329,6 +357,8 @@ def refresh_blocs(
         row.total = len(members)
         row.jury_decision_id = jury.id if jury is not None else None
         row.updated_at = utcnow()
+        if pair in existing:
+            _rewrite_all(row, _BLOC_COLUMNS)
         if before != row.state:
             audit.record(
                 session,
