@@ -39,6 +39,9 @@ from xapi import derivation
 log = logging.getLogger(__name__)
 
 MODES = ("background", "inline", "worker")
+# After a failed round, the loop waits this long (not its poll) before the next one:
+# an outage is logged once a second at most, rather than ten times.
+OUTAGE_PAUSE_SECONDS = 1.0
 
 
 class Drainer:
@@ -76,11 +79,11 @@ class Drainer:
         return thread
 
     def _run(self) -> None:
-        last_round = 0.0
+        pause = 0.0
         while not self.stop.is_set():
             # After a round, as long again for requests: on SQLite a round holds the
             # only write lock, and intake must keep at least half of the time.
-            self.stop.wait(last_round)
+            self.stop.wait(pause)
             if self._wake.wait(self._poll):
                 self.stop.wait(self._delay)  # let more arrive: one transaction for all
             self._wake.clear()
@@ -90,13 +93,13 @@ class Drainer:
             try:
                 with self._new_session() as session:
                     taken = derivation.drain(session).taken
+                pause = time.monotonic() - started if taken else 0.0
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
-                taken = 0
+                pause = OUTAGE_PAUSE_SECONDS
             except Exception:
                 log.exception("deriving queued evidence failed; will try again")
-                taken = 0
-            last_round = time.monotonic() - started if taken else 0.0
+                pause = OUTAGE_PAUSE_SECONDS
 
 
 def init_app(app: Flask) -> None:
