@@ -22,8 +22,8 @@ référentiel loaded, a mapping rule for Moodle quizzes and 50 known
 learners, so every statement also becomes evidence, as in production. Ralph runs its
 file backend under uvicorn, as its documentation says, through
 ``bench/ralph_launcher.py`` (its writes made to append). Needs Ralph installed in its
-own virtualenv: ``python3 -m venv bench/.ralph-venv && bench/.ralph-venv/bin/pip install
-"ralph-malph[lrs,cli]==5.1.0" requests``; Ralph is skipped when it is absent.
+own virtualenv: ``scripts/ralph-venv`` installs it (``bench/ralph_peer.py`` starts
+it); Ralph is skipped when it is absent.
 
 Our servers derive evidence after answering (from the derivation queue): for ours each
 phase gives two rates, statements acknowledged per
@@ -64,6 +64,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from ralph_peer import installed as ralph_installed
+from ralph_peer import start_ralph as start_ralph_peer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -305,47 +307,8 @@ def _prepare_evidence(cli: Callable[..., str], env: dict[str, str], port: int) -
 
 
 def start_ralph(venv: Path) -> Target:
-    work = Path(tempfile.mkdtemp(prefix="bench-ralph-"))
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        RALPH_APP_DIR=str(work / "app"),
-        RALPH_RUNSERVER_BACKEND="fs",
-        RALPH_BACKENDS__LRS__FS__DEFAULT_DIRECTORY_PATH=str(work / "data"),
-    )
-    (work / "data").mkdir()
-    subprocess.run(
-        [
-            str(venv / "bin" / "ralph"),
-            "auth",
-            "--write-to-disk",
-            "-u",
-            "bench",
-            "-p",
-            "benchpass",
-            "-s",
-            "all",
-            "-M",
-            "mailto:bench@example.com",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    log = work / "server.log"
-    process = subprocess.Popen(
-        [str(venv / "bin" / "python"), str(ROOT / "bench" / "ralph_launcher.py"), str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    _wait(f"http://127.0.0.1:{port}/whoami", process, log)
-    return Target(
-        "ralph 5.1 (fs)",
-        f"http://127.0.0.1:{port}/xAPI/statements",
-        ("bench", "benchpass"),
-        _stopper(process, work),
-    )
+    peer = start_ralph_peer(venv)
+    return Target("ralph 5.1 (fs)", f"{peer.endpoint}statements", peer.auth, peer.stop)
 
 
 def fresh_postgres(url: str) -> str:
@@ -523,7 +486,7 @@ def main() -> None:
             )
         )
     if "ralph" in wanted:
-        if (args.ralph_venv / "bin" / "ralph").exists():
+        if ralph_installed(args.ralph_venv):
             starters.append(("ralph", lambda: start_ralph(args.ralph_venv)))
         else:
             print(f"Ralph skipped: no {args.ralph_venv}/bin/ralph", file=sys.stderr)

@@ -114,6 +114,8 @@ class PullReport:
     skipped_identical: int = 0
     conflicts: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    # The remote's since did not resume where the last run stopped: read from the start.
+    from_start: bool = False
 
 
 def statement_result(text: str) -> tuple[list[ReceivedStatement], str]:
@@ -177,16 +179,22 @@ def pull(
     """Take every statement stored remotely since the last run; commit page by page.
 
     ``from_start`` reads the remote from its first statement again (those already here
-    are skipped): for remotes whose ``since`` does not filter on ``stored`` as xAPI
-    says (Ralph 5.1's file backend filters on ``timestamp``).
+    are skipped). A remote whose ``since`` does not filter on ``stored`` as xAPI says
+    (Ralph 5.1 filters on ``timestamp``) is read from the start without asking: see
+    :func:`_resumes_where_it_stopped`.
     """
     report = PullReport()
     cursor = source_row(session, endpoint, key)
     session.commit()
     params = {"ascending": "true", "limit": str(page_size)}
-    if cursor.since and not from_start:
-        params["since"] = cursor.since
+    resuming = bool(cursor.since) and not from_start
+    if resuming:
+        params["since"] = str(cursor.since)
     text = source.first_page(params)
+    if resuming and not _resumes_where_it_stopped(session, text):
+        report.from_start = True
+        del params["since"]
+        text = source.first_page(params)
     while True:
         items, more = statement_result(text)
         report.pages += 1
@@ -211,6 +219,25 @@ def pull(
         if not more or not items:
             return report
         text = source.next_page(more)
+
+
+def _resumes_where_it_stopped(session: Session, text: str) -> bool:
+    """Whether a first page asked ``since`` the cursor holds the statement the last run
+    stopped at (or another already here).
+
+    The cursor is a millisecond before the ``stored`` of the newest statement taken, so
+    a remote whose ``since`` filters on ``stored``, as xAPI says, sends that statement
+    again. One that filters on ``timestamp`` (Ralph 5.1) does not, and would hide every
+    statement stored since whose activity happened before the cursor (what Moodle's
+    log store sends at each run of its task): such a remote is read from the start,
+    the statements already here skipped. A statement voided remotely since looks the
+    same, and costs one such full read.
+    """
+    items, _more = statement_result(text)
+    ids = [str(item.data.get("id", "")).lower() for item in items]
+    if not ids:
+        return False
+    return session.scalar(select(Statement.id).where(Statement.id.in_(ids)).limit(1)) is not None
 
 
 def _source_authority(endpoint: str, key: str) -> dict[str, Any]:

@@ -179,8 +179,9 @@ def revoke_command(key: str) -> None:
 @click.option(
     "--from-start",
     is_flag=True,
-    help="Read the remote from its first statement again (for LRSs whose 'since' "
-    "filters on timestamp, such as Ralph's file backend).",
+    help="Read the remote from its first statement again, those already here skipped "
+    "(done without asking when the remote's 'since' does not resume where the last run "
+    "stopped, as Ralph's, which filters on timestamp).",
 )
 @with_appcontext
 def pull_command(
@@ -204,6 +205,11 @@ def pull_command(
             f"page(s); {report.skipped_identical} already here, "
             f"{len(report.conflicts)} conflict(s), {len(report.rejected)} rejected."
         )
+        if report.from_start:
+            click.echo(
+                "  read from the start: the remote's 'since' did not resume where the last "
+                "run stopped (it filters on something else than 'stored')"
+            )
         for ident in report.conflicts:
             click.echo(f"  conflict: statement {ident} is stored here with other content")
         for reason in report.rejected:

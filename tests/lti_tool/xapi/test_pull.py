@@ -109,6 +109,7 @@ def test_pull_takes_every_remote_statement_exactly_and_resumes(
     [third] = remote.lrs.post(sample("cmi5_passed")).json
     again = run_pull(runner, remote)
     assert "Pulled 1 new statement(s)" in again.output
+    assert "read from the start" not in again.output  # 'since' on stored, as xAPI says
     assert local_ids(app) == {*ids, third}
 
 
