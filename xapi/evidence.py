@@ -211,9 +211,10 @@ def rederive_all(session: Session) -> tuple[int, EvidenceChange]:
     """Recompute all evidence from every stored statement; idempotent.
 
     For repairs and revisions: a competency added to the référentiel after statements
-    tagged it, users written without :func:`resolve_pending_for_user`, or a user first
-    seen while one of their statements was being stored (each transaction then misses
-    the other). Returns how many statements were looked at and what changed.
+    tagged it, or users written without :func:`resolve_pending_for_user`. (A first
+    launch racing a derivation needs no repair: both take the evidence lock, and the
+    second sees what the first committed.) Returns how many statements were looked at
+    and what changed.
     """
     learners.remember_all_keys(session)
     statement_ids = set(session.scalars(select(Statement.id).where(~Statement.voided)))

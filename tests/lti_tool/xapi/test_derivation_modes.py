@@ -468,3 +468,84 @@ def test_a_trainer_override_during_a_derivation_waits_for_it_and_counts_its_evid
         "acquis",
         3,
     )
+
+
+def first_launch(new_session: Any, issuer: str, pids: list[int]) -> Any:
+    """A learner's first launch as ``launch_records`` records it: the user, then the
+    statements that already name them (with the lock of every evidence change)."""
+
+    def launch(
+        resolved: threading.Event | None = None, commit: threading.Event | None = None
+    ) -> None:
+        with new_session() as launching:
+            pids.append(launching.scalar(text("SELECT pg_backend_pid()")))
+            user = LtiUser(issuer=issuer, sub="newcomer", name="Nina Newcomer")
+            launching.add(user)
+            launching.flush()
+            evidence.resolve_pending_for_user(launching, user.id)
+            if resolved is not None and commit is not None:
+                resolved.set()  # holding the evidence lock, uncommitted
+                commit.wait(10)
+            launching.commit()
+
+    return launch
+
+
+def newcomer_evidence(session: Session) -> list[tuple[str, int]]:
+    session.rollback()
+    rows = session.execute(
+        select(Evidence.statement_id, Evidence.competency_id)
+        .join(LtiUser, LtiUser.id == Evidence.learner_id)
+        .where(LtiUser.sub == "newcomer")
+    )
+    return sorted((statement_id, competency_id) for statement_id, competency_id in rows)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.usefixtures("worker_mode")
+@pytest.mark.parametrize("first", ["derivation", "launch"])
+def test_a_first_launch_racing_a_derivation_gets_its_evidence_once(
+    first: str, app: Flask, lrs: Lrs, session: Session, world: World
+) -> None:
+    """A statement stored before its learner ever launched, derived while that learner's
+    first launch is recorded: whichever takes the evidence lock first, the other waits,
+    and the statement becomes evidence exactly once."""
+    issuer = world.bob.issuer
+    [ident] = lrs.post(cmi5_passed("newcomer", "bloc-1/C3", scaled=0.9, site=issuer)).json
+    session.commit()
+    new_session = app.extensions["database"]["sessionmaker"]
+    pids: list[int] = []
+    launch = first_launch(new_session, issuer, pids)
+    if first == "derivation":
+        thread = threading.Thread(target=launch)
+        with new_session() as deriving:
+            assert derivation.derive_queued(deriving).taken == 1  # nobody to credit yet
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not waits_for_a_lock(session, pids) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            deriving.commit()
+        thread.join()
+    else:
+        resolved, go = threading.Event(), threading.Event()
+        thread = threading.Thread(target=launch, args=(resolved, go))
+        thread.start()  # records the user and derives the statement, uncommitted
+        assert resolved.wait(10)
+        deriving_pid: list[int] = []
+
+        def derive() -> None:
+            with new_session() as deriving:
+                deriving_pid.append(deriving.scalar(text("SELECT pg_backend_pid()")))
+                derivation.derive_queued(deriving)
+                deriving.commit()
+
+        other = threading.Thread(target=derive)
+        other.start()
+        deadline = time.monotonic() + 10
+        while not waits_for_a_lock(session, deriving_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        go.set()
+        thread.join()
+        other.join()
+    assert newcomer_evidence(session) == [(ident, c3(world).id)]
+    assert queued(session) == []
