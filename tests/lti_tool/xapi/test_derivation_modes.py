@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -407,6 +408,14 @@ def test_concurrent_drains_derive_each_statement_once_and_count_it_once(
     assert queued(session) == []
 
 
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Until ``condition`` holds, or ``seconds`` have passed (the test then fails on what
+    it asserts next)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def waits_for_a_lock(session: Session, pids: list[int]) -> bool:
     """Whether the backend whose pid is in ``pids`` (once it is) waits for a lock."""
     waiting = session.scalar(
@@ -453,9 +462,7 @@ def test_a_trainer_override_during_a_derivation_waits_for_it_and_counts_its_evid
         thread.start()
         # Commit only once the override's recomputation waits on the derivation: it
         # must then count the evidence it could not see yet.
-        deadline = time.monotonic() + 10
-        while not waits_for_a_lock(session, trainer_pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: waits_for_a_lock(session, trainer_pid))
         deriving.commit()
     thread.join()
 
@@ -521,9 +528,7 @@ def test_a_first_launch_racing_a_derivation_gets_its_evidence_once(
         with new_session() as deriving:
             assert derivation.derive_queued(deriving).taken == 1  # nobody to credit yet
             thread.start()
-            deadline = time.monotonic() + 10
-            while not waits_for_a_lock(session, pids) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: waits_for_a_lock(session, pids))
             deriving.commit()
         thread.join()
     else:
@@ -541,9 +546,7 @@ def test_a_first_launch_racing_a_derivation_gets_its_evidence_once(
 
         other = threading.Thread(target=derive)
         other.start()
-        deadline = time.monotonic() + 10
-        while not waits_for_a_lock(session, deriving_pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: waits_for_a_lock(session, deriving_pid))
         go.set()
         thread.join()
         other.join()
