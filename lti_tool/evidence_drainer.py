@@ -50,11 +50,17 @@ class Drainer:
     or of ``lti-tool worker``. ``stop`` ends it between rounds."""
 
     def __init__(
-        self, new_session: Callable[[], Session], poll_seconds: float, delay_seconds: float
+        self,
+        new_session: Callable[[], Session],
+        poll_seconds: float,
+        delay_seconds: float,
+        *,
+        single_writer: bool = False,
     ) -> None:
         self._new_session = new_session
         self._poll = poll_seconds
         self._delay = delay_seconds
+        self._single_writer = single_writer
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -81,8 +87,6 @@ class Drainer:
     def _run(self) -> None:
         pause = 0.0
         while not self.stop.is_set():
-            # After a round, as long again for requests: on SQLite a round holds the
-            # only write lock, and intake must keep at least half of the time.
             self.stop.wait(pause)
             if self._wake.wait(self._poll):
                 self.stop.wait(self._delay)  # let more arrive: one transaction for all
@@ -93,7 +97,10 @@ class Drainer:
             try:
                 with self._new_session() as session:
                     taken = derivation.drain(session).taken
-                pause = time.monotonic() - started if taken else 0.0
+                # After a round, as long again for requests where a round holds the
+                # only write lock (SQLite): intake keeps at least half of the time.
+                took = time.monotonic() - started
+                pause = took if taken and self._single_writer else 0.0
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
                 pause = OUTAGE_PAUSE_SECONDS
@@ -121,6 +128,7 @@ def new_drainer(app: Flask) -> Drainer:
         app.extensions["database"]["sessionmaker"],
         float(app.config["EVIDENCE_POLL_SECONDS"]),
         float(app.config["EVIDENCE_DELAY_SECONDS"]),
+        single_writer=app.extensions["database"]["engine"].dialect.name == "sqlite",
     )
 
 
