@@ -5,6 +5,9 @@ own virtualenv (``scripts/ralph-venv`` makes it), never from the tool's.
     peer = start_ralph()      # RalphPeer: endpoint .../xAPI/, Basic credentials
     ...
     peer.stop()
+
+It also holds what the bench does with any local server: a free port, waiting for it to
+answer, stopping it.
 """
 
 from __future__ import annotations
@@ -33,22 +36,40 @@ class RalphPeer:
     work: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self.work, ignore_errors=True)
+        stop_server(self.process, self.work)
 
 
 def installed(venv: Path = VENV) -> bool:
     return (venv / "bin" / "ralph").exists()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_server(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``url`` answers (30 s at most); RuntimeError when the server exits first."""
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {log.read_text()[-2000:]}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not answer within 30 s; see {log}")
+
+
+def stop_server(process: subprocess.Popen[bytes], work: Path) -> None:
+    """Stop it (killed after 10 s) and remove its working folder."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def start_ralph(venv: Path = VENV) -> RalphPeer:
@@ -68,7 +89,7 @@ def start_ralph(venv: Path = VENV) -> RalphPeer:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     log = work / "server.log"
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
@@ -78,13 +99,9 @@ def start_ralph(venv: Path = VENV) -> RalphPeer:
             stderr=subprocess.STDOUT,
         )
     peer = RalphPeer(f"http://127.0.0.1:{port}/xAPI/", (USER, PASSWORD), process, work)
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError(f"Ralph exited early: {log.read_text()[-2000:]}")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/whoami", timeout=1)
-            return peer
-        except requests.RequestException:
-            time.sleep(0.1)
-    peer.stop()
-    raise RuntimeError("Ralph did not answer within 30 s")
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/whoami", process, log)
+    except RuntimeError:
+        peer.stop()
+        raise
+    return peer

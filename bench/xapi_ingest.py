@@ -48,8 +48,6 @@ import json
 import multiprocessing
 import os
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,7 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+from ralph_peer import free_port, stop_server, wait_for_server
 from ralph_peer import installed as ralph_installed
 from ralph_peer import start_ralph as start_ralph_peer
 from sqlalchemy import create_engine, text
@@ -75,12 +73,6 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 MOODLE = "https://moodle.example.org"
 LEARNERS = 50
 COURSE_START = datetime(2026, 3, 2, 9, 15, 27, tzinfo=timezone(timedelta(hours=1)))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def moodle_statement(n: int) -> dict[str, object]:
@@ -133,30 +125,6 @@ class Target:
     # With several runs: the lowest and highest of the compared rate, per phase.
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     runs: int = 1
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(150):
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early; see {log}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit(f"server did not answer; see {log}")
-
-
-def _stopper(process: subprocess.Popen[bytes], work: Path) -> Callable[[], None]:
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(work, ignore_errors=True)
-
-    return stop
 
 
 @dataclass(frozen=True)
@@ -230,7 +198,7 @@ def start_ours(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    _wait(f"http://127.0.0.1:{port}/xapi/about", process, log)
+    wait_for_server(f"http://127.0.0.1:{port}/xapi/about", process, log)
     worker = (
         subprocess.Popen(
             [LTI_TOOL, "worker"],
@@ -253,14 +221,12 @@ def start_ours(
             evidence = conn.execute(text("SELECT count(*) FROM evidence")).scalar()
         return int(stored or 0), int(evidence or 0)
 
-    stop = _stopper(process, work)
-
     def stop_all() -> None:
         engine.dispose()
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=10)
-        stop()
+        stop_server(process, work)
 
     return Target(
         name,

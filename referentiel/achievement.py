@@ -250,7 +250,8 @@ class Tally:
     latest: Counted | None = None  # the latest judged
     recent: list[bool] = field(default_factory=list)  # passed, latest judged, window
     per_activity: dict[str, bool] = field(default_factory=dict)  # a success in each?
-    listed: list[Counted] = field(default_factory=list)  # the latest EXPLAINED
+    # The latest EXPLAINED; stored in the state's explanation, not in the tally's JSON.
+    listed: list[Counted] = field(default_factory=list)
 
     def add(self, c: Counted, rule: Rule) -> None:
         self.count += 1
@@ -307,11 +308,13 @@ class Tally:
             "latest": piece(self.latest),
             "recent": self.recent,
             "per_activity": self.per_activity,
-            "listed": [piece(c) for c in self.listed],
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Tally:
+    def from_json(cls, data: Mapping[str, Any], explanation: Mapping[str, Any]) -> Tally:
+        """The tally ``to_json`` wrote, its listed pieces taken back from the
+        ``explanation`` written with it (kept once, not twice, in a state)."""
+
         def piece(d: Mapping[str, Any] | None) -> Counted | None:
             if d is None:
                 return None
@@ -328,7 +331,17 @@ class Tally:
             latest=piece(data["latest"]),
             recent=list(data["recent"]),
             per_activity=dict(data["per_activity"]),
-            listed=[c for c in map(piece, data["listed"]) if c is not None],
+            listed=[
+                Counted(
+                    statement_id=item["statement_id"],
+                    source_activity=item["activity"],
+                    occurred_at=datetime.fromisoformat(item["occurred_at"]),
+                    value=item["value"],
+                    passed=item["passed"],
+                    reason=item["note"],
+                )
+                for item in explanation.get("counted", ())
+            ],
         )
 
 

@@ -181,7 +181,7 @@ def pull(
     ``from_start`` reads the remote from its first statement again (those already here
     are skipped). A remote whose ``since`` does not filter on ``stored`` as xAPI says
     (Ralph 5.1 filters on ``timestamp``) is read from the start without asking: see
-    :func:`_resumes_where_it_stopped`.
+    :func:`_holds_one_already_here`.
     """
     report = PullReport()
     cursor = source_row(session, endpoint, key)
@@ -190,13 +190,14 @@ def pull(
     resuming = bool(cursor.since) and not from_start
     if resuming:
         params["since"] = str(cursor.since)
-    text = source.first_page(params)
-    if resuming and not _resumes_where_it_stopped(session, text):
+    items, more = statement_result(source.first_page(params))
+    if resuming and not _holds_one_already_here(session, items):
+        # The statement the cursor stopped at did not come back: the remote's since is
+        # not on stored (see _holds_one_already_here). Read it from the start.
         report.from_start = True
         del params["since"]
-        text = source.first_page(params)
+        items, more = statement_result(source.first_page(params))
     while True:
-        items, more = statement_result(text)
         report.pages += 1
         before = report.stored
         newest = _store_page(session, items, report, _source_authority(endpoint, key))
@@ -218,10 +219,10 @@ def pull(
             on_page(report)
         if not more or not items:
             return report
-        text = source.next_page(more)
+        items, more = statement_result(source.next_page(more))
 
 
-def _resumes_where_it_stopped(session: Session, text: str) -> bool:
+def _holds_one_already_here(session: Session, items: list[ReceivedStatement]) -> bool:
     """Whether a first page asked ``since`` the cursor holds the statement the last run
     stopped at (or another already here).
 
@@ -233,7 +234,6 @@ def _resumes_where_it_stopped(session: Session, text: str) -> bool:
     the statements already here skipped. A statement voided remotely since looks the
     same, and costs one such full read.
     """
-    items, _more = statement_result(text)
     ids = [str(item.data.get("id", "")).lower() for item in items]
     if not ids:
         return False

@@ -62,7 +62,6 @@ class AttachmentPart:
 class StoreResult:
     ids: list[str]  # every statement of the request, in order
     new_ids: list[str] = field(default_factory=list)  # those stored now (not seen before)
-    voided_ids: list[str] = field(default_factory=list)
 
 
 def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
@@ -353,7 +352,7 @@ def store_statements(
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
     new_ids = [row["id"] for row in new_rows]
     derivation.enqueue(session, new_ids + voided_ids)
-    return StoreResult(ids=ids, new_ids=new_ids, voided_ids=voided_ids)
+    return StoreResult(ids=ids, new_ids=new_ids)
 
 
 def _void(session: Executor, targets: list[str], batch_voiding: set[str]) -> list[str]:

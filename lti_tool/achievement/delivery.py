@@ -235,15 +235,10 @@ class Worker:
     http: requests.Session = field(default_factory=requests.Session)
     delivered: int = 0
     on_idle: Callable[[Session], None] | None = None
-    # Work done before each claim (deriving queued evidence, which may queue scores);
-    # returns how much it did.
-    before_claim: Callable[[Session], int] | None = None
 
     def step(self) -> int:
-        """Do the ``before_claim`` work, claim a batch and deliver it; returns how many
-        rows were claimed plus what ``before_claim`` did."""
+        """Claim a batch and deliver it; returns how many rows were claimed."""
         with self.new_session() as session:
-            prepared = self._prepare(session)
             claimed = outbox.claim(session, self.name, self.settings)
             for index, row_id in enumerate(claimed):
                 if self.stop.is_set():
@@ -264,21 +259,7 @@ class Worker:
                     )
                 self.delivered += status == "delivered"
                 log.info("score #%s: %s", row_id, status)
-            return len(claimed) + prepared
-
-    def _prepare(self, session: Session) -> int:
-        """``before_claim``, whose failure (other than the database's) is logged and
-        does not stop deliveries."""
-        if self.before_claim is None:
-            return 0
-        try:
-            return self.before_claim(session)
-        except DBAPIError:
-            raise
-        except Exception:
-            session.rollback()
-            log.exception("work before delivery failed; delivering all the same")
-            return 0
+            return len(claimed)
 
     def next_due_in(self) -> float | None:
         """Seconds until the next pending row is due (None: nothing pending)."""

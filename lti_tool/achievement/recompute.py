@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,8 @@ from xapi.signals import evidence_changed
 from xapi.value_lists import one_of
 
 Pair = tuple[int, int]  # (learner_id, competency_id)
+# The evidence columns the rules read: EvidenceItem's fields, in their order.
+_ITEM_COLUMNS = tuple(item_field.name for item_field in fields(EvidenceItem))
 
 # What a recomputation writes of a state, and of a bloc state.
 _STATE_COLUMNS = (
@@ -76,16 +79,7 @@ def _on_evidence_changed(
     for row in added:
         pair = (row["learner_id"], row["competency_id"])
         if pair not in lost:
-            only_added[pair].append(
-                EvidenceItem(
-                    statement_id=row["statement_id"],
-                    source_activity=row["source_activity"],
-                    occurred_at=row["occurred_at"],
-                    score_scaled=row["score_scaled"],
-                    success=row["success"],
-                    completion=row["completion"],
-                )
-            )
+            only_added[pair].append(EvidenceItem(*(row[name] for name in _ITEM_COLUMNS)))
     recompute_pairs(sender, set(touched), cause="evidence", added=only_added)
 
 
@@ -133,34 +127,11 @@ def _evidence_of(session: Session, pairs: set[Pair]) -> dict[Pair, list[Evidence
     query = select(
         Evidence.learner_id,
         Evidence.competency_id,
-        Evidence.statement_id,
-        Evidence.source_activity,
-        Evidence.occurred_at,
-        Evidence.score_scaled,
-        Evidence.success,
-        Evidence.completion,
+        *(Evidence.__table__.c[name] for name in _ITEM_COLUMNS),
     ).where(_pair_filter(session, Evidence.learner_id, Evidence.competency_id, pairs))
-    for (
-        learner_id,
-        competency_id,
-        statement_id,
-        source,
-        occurred_at,
-        scaled,
-        success,
-        completion,
-    ) in session.connection().execute(query):
+    for learner_id, competency_id, *item in session.connection().execute(query):
         if (learner_id, competency_id) in pairs:
-            evidence[(learner_id, competency_id)].append(
-                EvidenceItem(
-                    statement_id=statement_id,
-                    source_activity=source,
-                    occurred_at=occurred_at,
-                    score_scaled=scaled,
-                    success=success,
-                    completion=completion,
-                )
-            )
+            evidence[(learner_id, competency_id)].append(EvidenceItem(*item))
     return evidence
 
 
@@ -221,7 +192,7 @@ def recompute_pairs(
         setting, version = rules[competency.framework_id]
         rule = setting.rule_for(competency.key, competency.code)
         if state.rule_version == version and state.explanation.get("rule") == rule.to_dict():
-            more = evaluate_more(rule, Tally.from_json(state.tally), items)
+            more = evaluate_more(rule, Tally.from_json(state.tally, state.explanation), items)
             if more is not None:
                 results[pair] = more
     evidence = _evidence_of(session, pairs - results.keys())

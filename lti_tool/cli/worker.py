@@ -11,7 +11,6 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy.orm import Session
 
 from lti_tool import evidence_drainer
 from lti_tool.achievement import outbox, recompute
@@ -68,10 +67,6 @@ def worker_group(
         settings=settings,
         poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
         on_idle=_recompute_expired,
-        # --once derives what is queued before delivering; the long-running worker
-        # derives in its own thread, which looks at the queue far more often than
-        # deliveries are polled.
-        before_claim=_derive_queued if once else None,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -87,6 +82,9 @@ def worker_group(
 
 def _work(worker: Worker, once: bool, max_wait: float) -> None:
     if once:
+        # What is queued becomes evidence first, so that the scores it moves go out too.
+        with db.new_session() as session:
+            derivation.drain(session)
         delivered = worker.drain(max_wait)
         with db.new_session() as session:
             waiting = sum(
@@ -101,6 +99,8 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
         )
         return
     click.echo(f"Worker {worker.name} deriving evidence and delivering scores (Ctrl-C to stop).")
+    # Derivation in a thread of its own, which looks at its queue far more often than
+    # deliveries are polled.
     drainer = evidence_drainer.new_drainer(current_app)
     thread = drainer.start_thread()
     try:
@@ -109,10 +109,6 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
         drainer.stop.set()
         thread.join()
     click.echo(f"Worker stopped after delivering {worker.delivered} score(s).")
-
-
-def _derive_queued(session: Session) -> int:
-    return derivation.drain(session).taken
 
 
 def _recompute_expired(session: Any) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from referentiel.achievement import (
+    Achievement,
     EvidenceItem,
     Method,
     Rule,
@@ -55,9 +56,12 @@ def history(rng: random.Random, size: int) -> list[EvidenceItem]:
     return items
 
 
-def through_json(tally: Tally | None) -> Tally:
-    assert tally is not None
-    return Tally.from_json(json.loads(json.dumps(tally.to_json())))
+def through_json(result: Achievement) -> Tally:
+    """The result's tally as a state keeps it: its JSON, and the explanation beside it."""
+    assert result.tally is not None
+    return Tally.from_json(
+        json.loads(json.dumps(result.tally.to_json())), json.loads(json.dumps(result.explanation()))
+    )
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.method}-{r.conflict_window}")
@@ -69,7 +73,7 @@ def test_a_tally_with_later_evidence_added_matches_the_whole_history(rule: Rule,
     while 0 < cut < len(items) and items[cut].occurred_at == items[cut - 1].occurred_at:
         cut += 1  # pieces at one instant go by statement id: keep them on one side
     whole = evaluate(rule, items, NOW)
-    tally = through_json(evaluate(rule, items[:cut], NOW).tally)
+    tally = through_json(evaluate(rule, items[:cut], NOW))
     later = items[cut:]
     rng.shuffle(later)  # they come in any order within one derivation
     added = evaluate_more(rule, tally, later)
@@ -85,26 +89,26 @@ def test_a_tally_with_later_evidence_added_matches_the_whole_history(rule: Rule,
         whole.last_evidence_at,
     )
     assert added.explanation() == whole.explanation()
-    assert through_json(added.tally).to_json() == through_json(whole.tally).to_json()
+    assert through_json(added).to_json() == through_json(whole).to_json()
 
 
 def test_evidence_older_than_what_was_counted_needs_the_whole_history() -> None:
     items = history(random.Random(7), 20)
-    tally = through_json(evaluate(Rule(), items[5:], NOW).tally)
+    tally = through_json(evaluate(Rule(), items[5:], NOW))
     assert evaluate_more(Rule(), tally, [items[0]]) is None
 
 
 def test_a_validity_period_needs_the_whole_history() -> None:
     rule = Rule(validity_days=365)
     items = history(random.Random(8), 20)
-    tally = through_json(evaluate(rule, items[:10], NOW).tally)
+    tally = through_json(evaluate(rule, items[:10], NOW))
     assert evaluate_more(rule, tally, items[10:]) is None
 
 
 def test_an_explicit_outcome_and_a_score_fold_as_the_rules_say() -> None:
     rule = Rule(method=Method.AVERAGE)
     first = EvidenceItem("a", "quiz-1", T0, score_scaled=0.2)
-    tally = through_json(evaluate(rule, [first], NOW).tally)
+    tally = through_json(evaluate(rule, [first], NOW))
     later = EvidenceItem("b", "quiz-1", T0 + timedelta(hours=1), score_scaled=0.1, success=True)
     added = evaluate_more(rule, tally, [later])
     assert added is not None
