@@ -40,10 +40,12 @@ DEFAULTS: dict[str, Any] = {
     # Where stored statements become evidence: background | inline | worker
     # (see lti_tool.evidence_drainer).
     "EVIDENCE_DERIVATION": "background",
-    # Derivation rounds are at least this far apart (background, worker), so that a
-    # round takes in what arrived meanwhile; the queue is looked at this often when no
-    # request of the same process woke the derivation (an empty queue: one small read).
+    # A derivation round (background, worker) starts once no statement has been queued
+    # for EVIDENCE_DELAY_SECONDS, or once the first waiting has waited
+    # EVIDENCE_MAX_DELAY_SECONDS while more kept coming; an idle loop looks at the queue
+    # every EVIDENCE_POLL_SECONDS (an empty queue: one small read).
     "EVIDENCE_DELAY_SECONDS": 0.1,
+    "EVIDENCE_MAX_DELAY_SECONDS": 0.5,
     "EVIDENCE_POLL_SECONDS": 0.1,
 }
 
@@ -56,6 +58,7 @@ _FLOAT_KEYS = {
     "AGS_LEASE_SECONDS",
     "WORKER_POLL_SECONDS",
     "EVIDENCE_DELAY_SECONDS",
+    "EVIDENCE_MAX_DELAY_SECONDS",
     "EVIDENCE_POLL_SECONDS",
 }
 _BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}

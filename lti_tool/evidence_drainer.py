@@ -2,19 +2,23 @@
 
 - ``background`` (default): a thread of each web process, woken when that process
   has stored statements, and every ``EVIDENCE_POLL_SECONDS`` to pick up what another
-  process left (one killed mid-way, say). Once woken it waits ``EVIDENCE_DELAY_SECONDS``
-  (0.1 by default) so that what arrives meanwhile is derived in the same transaction:
-  a pair touched by many statements is recomputed once, and the SQLite write lock is
-  taken a few times a second rather than once per statement. The answer to a POST
-  does not wait for evidence; evidence and achievement follow within that delay plus
-  the derivation itself.
+  process left (one killed mid-way, say).
 - ``inline``: in the request, after the statements are committed: the answer waits
   for evidence and achievement (tests, and installs that want read-your-writes).
 - ``worker``: web processes only queue; a thread of ``lti-tool worker`` (which
   delivers gradebook scores too) looks at the queue every ``EVIDENCE_POLL_SECONDS``
-  (0.1: an empty queue costs one small read) and derives what it finds, in rounds at
-  least ``EVIDENCE_DELAY_SECONDS`` apart. The production choice: derivation then never
-  competes with requests for a web process's interpreter lock.
+  (0.1: an empty queue costs one small read). The production choice: derivation then
+  never competes with requests for a web process's interpreter lock.
+
+When a round starts (background, worker; :class:`Settling`): once no statement has
+been queued for ``EVIDENCE_DELAY_SECONDS`` (0.1), or once the first waiting statement
+has waited ``EVIDENCE_MAX_DELAY_SECONDS`` (0.5) while more kept coming. A burst, or
+Moodle's log store sending a run's events, is then one transaction: a pair touched by
+many statements is recomputed once, and a round of 200 single statements costs a
+third of what 8 rounds of 25 do. The answer to a POST never waits for evidence;
+evidence follows within those delays plus the derivation itself. On SQLite, after a
+round the loop leaves requests as long again as the round took, so that intake keeps
+at least half of the single write lock.
 
 The queue lives in the database, so nothing is lost when a process stops, and any
 process may take over what another queued.
@@ -27,6 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError
@@ -44,6 +49,40 @@ MODES = ("background", "inline", "worker")
 OUTAGE_PAUSE_SECONDS = 1.0
 
 
+@dataclass
+class Settling:
+    """Whether to derive now, from what the loop saw of the queue's newest row.
+
+    ``quiet``: derive once that row has not changed for this long (statements stopped
+    coming); ``longest``: derive once the first statement seen has waited this long,
+    even while more keep coming. Times are the loop's monotonic clock, never the
+    database's, so several hosts need no common clock.
+    """
+
+    quiet: float
+    longest: float
+    _first_seen: float | None = None
+    _newest: int | None = None
+    _changed_at: float = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        return self._first_seen is not None
+
+    def due(self, now: float, newest: int | None) -> bool:
+        if newest is None:
+            self._first_seen = None
+            return False
+        if self._first_seen is None:
+            self._first_seen, self._newest, self._changed_at = now, newest, now
+        elif newest != self._newest:
+            self._newest, self._changed_at = newest, now
+        return now - self._changed_at >= self.quiet or now - self._first_seen >= self.longest
+
+    def derived(self) -> None:
+        self._first_seen = None
+
+
 class Drainer:
     """The derivation thread of one process: of a web process (started on first use in
     that process, so that it lives in the process gunicorn forked, not in its parent),
@@ -54,12 +93,13 @@ class Drainer:
         new_session: Callable[[], Session],
         poll_seconds: float,
         delay_seconds: float,
+        max_delay_seconds: float,
         *,
         single_writer: bool = False,
     ) -> None:
         self._new_session = new_session
         self._poll = poll_seconds
-        self._delay = delay_seconds
+        self._settling = Settling(delay_seconds, max(delay_seconds, max_delay_seconds))
         self._single_writer = single_writer
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -86,21 +126,28 @@ class Drainer:
 
     def _run(self) -> None:
         pause = 0.0
+        settling = self._settling
         while not self.stop.is_set():
             self.stop.wait(pause)
-            if self._wake.wait(self._poll):
-                self.stop.wait(self._delay)  # let more arrive: one transaction for all
+            pause = 0.0
+            if settling.waiting:  # statements wait: look again soon, woken or not
+                self.stop.wait(settling.quiet / 4)
+            else:
+                self._wake.wait(self._poll)
             self._wake.clear()
             if self.stop.is_set():
                 return
-            started = time.monotonic()
             try:
                 with self._new_session() as session:
+                    if not settling.due(time.monotonic(), derivation.newest_queued(session)):
+                        continue
+                    started = time.monotonic()
                     taken = derivation.drain(session).taken
+                settling.derived()
                 # After a round, as long again for requests where a round holds the
                 # only write lock (SQLite): intake keeps at least half of the time.
-                took = time.monotonic() - started
-                pause = took if taken and self._single_writer else 0.0
+                if taken and self._single_writer:
+                    pause = time.monotonic() - started
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
                 pause = OUTAGE_PAUSE_SECONDS
@@ -128,6 +175,7 @@ def new_drainer(app: Flask) -> Drainer:
         app.extensions["database"]["sessionmaker"],
         float(app.config["EVIDENCE_POLL_SECONDS"]),
         float(app.config["EVIDENCE_DELAY_SECONDS"]),
+        float(app.config["EVIDENCE_MAX_DELAY_SECONDS"]),
         single_writer=app.extensions["database"]["engine"].dialect.name == "sqlite",
     )
 

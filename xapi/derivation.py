@@ -81,6 +81,12 @@ def _oldest(session: Session, limit: int) -> list[int]:
     )
 
 
+def newest_queued(session: Session) -> int | None:
+    """The id of the newest row waiting (None: nothing waits). It changes whenever a
+    statement is queued, which is how the drainer tells that statements keep coming."""
+    return session.scalar(select(_QUEUE.c.id).where(_PENDING).order_by(_QUEUE.c.id.desc()).limit(1))
+
+
 def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
     """Derive the evidence of these queue rows and unqueue them; rows another
     derivation took meanwhile are skipped. The caller commits."""
