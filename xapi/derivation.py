@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -37,13 +37,12 @@ from referentiel.orm import utcnow
 from xapi.evidence import EvidenceChange, rederive
 from xapi.evidence_lock import serialise
 from xapi.models import DerivationQueue, Statement
-from xapi.value_lists import CHUNK, one_of
+from xapi.value_lists import CHUNK, insert_rows, one_of
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
 _QUEUE = cast(Table, DerivationQueue.__table__)
-_INSERT = insert(_QUEUE)
 _PENDING = _QUEUE.c.failed_at.is_(None)
 # The database is unreachable or busy: nothing to blame on a statement.
 TRANSIENT = (OperationalError, InterfaceError)
@@ -70,8 +69,7 @@ def enqueue(session: Session | Connection, statement_ids: Iterable[str]) -> None
     """Queue statements for derivation, in the caller's transaction."""
     now = utcnow()
     rows = [{"statement_id": ident, "queued_at": now} for ident in dict.fromkeys(statement_ids)]
-    if rows:
-        session.execute(_INSERT, rows)
+    insert_rows(session, _QUEUE, rows)
 
 
 def _oldest(session: Session, limit: int) -> list[int]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard, cast
 
 import orjson
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from referentiel.audit import AuditEvent
@@ -44,7 +44,7 @@ from xapi import actors, learners, mapping
 from xapi.evidence_lock import serialise
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed
-from xapi.value_lists import CHUNK, one_of
+from xapi.value_lists import CHUNK, insert_rows, one_of
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +301,9 @@ def _apply(
 ) -> EvidenceChange:
     if not added and not withdrawn:
         return EvidenceChange()
-    if added:
-        # Core insert on the table: one executemany with NULLs rendered (the ORM bulk
-        # form splits rows by which values are None, one INSERT per run of them).
-        session.execute(insert(_EVIDENCE_TABLE), added)
+    # Core insert on the table, with NULLs rendered (the ORM bulk form splits rows by
+    # which values are None, one INSERT per run of them).
+    insert_rows(session, _EVIDENCE_TABLE, added)
     withdrawn_ids = [evidence_id for _, evidence_id in withdrawn]
     for start in range(0, len(withdrawn_ids), CHUNK):
         session.execute(
@@ -333,7 +332,7 @@ def _apply(
                 "summary": f"statement {statement_id} ({why})",
             }
         )
-    session.execute(insert(_AUDIT_TABLE), events)
+    insert_rows(session, _AUDIT_TABLE, events)
     touched = _touched(added, withdrawn)
     evidence_changed.send(
         session,

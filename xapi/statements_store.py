@@ -29,15 +29,16 @@ from xapi.identifiers import digest, hashed_agent_key
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
+from xapi.value_lists import insert_rows
 
 DEFAULT_VERSION = "1.0.0"
 # Storage runs on an ORM session (pull, tests) or, for the Statements resource, on a
 # bare connection: a POST then costs its Core statements and nothing of the ORM.
 Executor = Session | Connection
 # Statements built once: building one (and its cache key) costs more than running it.
-_INSERT_STATEMENTS = insert(cast(Table, Statement.__table__))
-_INSERT_AGENTS = insert(cast(Table, StatementAgent.__table__))
-_INSERT_ACTIVITIES = insert(cast(Table, StatementActivity.__table__))
+_STATEMENTS = cast(Table, Statement.__table__)
+_AGENTS = cast(Table, StatementAgent.__table__)
+_ACTIVITIES = cast(Table, StatementActivity.__table__)
 _INSERT_ATTACHMENTS = insert(cast(Table, Attachment.__table__))
 
 
@@ -341,13 +342,10 @@ def store_statements(
     voided_ids = _void(session, voiding_targets, batch_voiding)
     _arrive_voided(session, new_rows, given_ids, set(voiding_targets))
     _store_parts(session, parts)
-    if new_rows:
-        # Core inserts on the tables: one executemany each, without ORM objects.
-        session.execute(_INSERT_STATEMENTS, new_rows)
-        if agent_rows:
-            session.execute(_INSERT_AGENTS, agent_rows)
-        if activity_rows:
-            session.execute(_INSERT_ACTIVITIES, activity_rows)
+    # Core inserts on the tables, without ORM objects.
+    insert_rows(session, _STATEMENTS, new_rows)
+    insert_rows(session, _AGENTS, agent_rows)
+    insert_rows(session, _ACTIVITIES, activity_rows)
     if voided_ids:
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
     new_ids = [row["id"] for row in new_rows]
