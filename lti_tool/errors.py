@@ -15,8 +15,10 @@ from lti_tool.access import LaunchRequired
 from lti_tool.exceptions import Forbidden, LtiToolError, NotFound
 from referentiel.exceptions import InvalidReferentiel, ReferentielError, ReferentielNotFound
 from xapi.exceptions import (
+    DocumentConflict,
+    DocumentNotFound,
     ForbiddenStatement,
-    NotImplementedResource,
+    PreconditionFailed,
     StatementConflict,
     StatementNotFound,
     Unauthorized,
@@ -38,7 +40,7 @@ def error_response(status: int, reason: str) -> tuple[Response | str, int]:
 
 
 def _status_for(error: Exception) -> int:
-    if isinstance(error, NotFound | ReferentielNotFound | StatementNotFound):
+    if isinstance(error, NotFound | ReferentielNotFound | StatementNotFound | DocumentNotFound):
         return 404
     if isinstance(error, Forbidden | ForbiddenStatement):
         return 403
@@ -46,10 +48,10 @@ def _status_for(error: Exception) -> int:
         return 401
     if isinstance(error, Unauthorized):
         return 401
-    if isinstance(error, StatementConflict):
+    if isinstance(error, StatementConflict | DocumentConflict):
         return 409
-    if isinstance(error, NotImplementedResource):
-        return 501
+    if isinstance(error, PreconditionFailed):
+        return 412
     if isinstance(error, InvalidReferentiel):
         return 400
     return 400

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from lti_tool import evidence_drainer
+from lti_tool import evidence_drainer, xapi_document_views
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
 from xapi.activity_definitions import activity_object, person_object
 from xapi.credentials import Caller
-from xapi.exceptions import BadRequest, InvalidStatement, NotImplementedResource, Unauthorized
+from xapi.documents import ACTIVITY_PROFILE, AGENT_PROFILE, STATE
+from xapi.exceptions import BadRequest, DocumentConflict, InvalidStatement, Unauthorized
 from xapi.models import Attachment
 from xapi.multipart import build_multipart, parse_multipart
 from xapi.statement_formats import formatted
@@ -217,19 +218,39 @@ def agents() -> ResponseReturnValue:
     return _json(person_object(agent))
 
 
-@bp.route("/activities/state", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
-@bp.route("/activities/profile", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
-@bp.route("/agents/profile", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
-def document_resources() -> ResponseReturnValue:
-    """The document resources (State, Activity Profile, Agent Profile) are not provided:
-    after the version and credential checks every client gets, 501 says so plainly."""
+DOCUMENT_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
+@bp.route("/activities/state", methods=DOCUMENT_METHODS)
+def state() -> ResponseReturnValue:
+    """The State resource (Communication §2.3): an activity's documents for one agent."""
+    return _document(STATE)
+
+
+@bp.route("/activities/profile", methods=DOCUMENT_METHODS)
+def activity_profile() -> ResponseReturnValue:
+    """The Activity Profile resource (Communication §2.6)."""
+    return _document(ACTIVITY_PROFILE)
+
+
+@bp.route("/agents/profile", methods=DOCUMENT_METHODS)
+def agent_profile() -> ResponseReturnValue:
+    """The Agent Profile resource (Communication §2.7)."""
+    return _document(AGENT_PROFILE)
+
+
+def _document(resource: str) -> Response:
     xreq = _read_request()
     _check_version(xreq.headers)
-    _authenticate(xreq.headers)
-    raise NotImplementedResource(
-        "this LRS keeps statements only: the State, Activity Profile and Agent Profile "
-        "resources are not provided"
-    )
+    caller = _authenticate(xreq.headers)
+    session = db.session
+    try:
+        response = xapi_document_views.answer(session, xreq, caller, resource)
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same document created by another request meanwhile
+        raise DocumentConflict("the document was written concurrently: try again") from None
+    return response
 
 
 def _json(document: Any) -> Response:

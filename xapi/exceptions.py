@@ -30,8 +30,16 @@ class StatementNotFound(XapiError):
     """No such statement (404)."""
 
 
-class NotImplementedResource(XapiError):
-    """A resource of the xAPI spec this LRS does not provide (501)."""
+class DocumentNotFound(XapiError):
+    """No such document in the State, Activity Profile or Agent Profile resource (404)."""
+
+
+class DocumentConflict(XapiError):
+    """A PUT would replace a profile document without a precondition header (409)."""
+
+
+class PreconditionFailed(XapiError):
+    """If-Match or If-None-Match does not hold for the document (412)."""
 
 
 class CredentialNotFound(XapiError):

@@ -178,6 +178,45 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Document(Base):
+    """A document of the State, Activity Profile or Agent Profile resource (xAPI 1.0.3
+    Communication §2.3, §2.6, §2.7), kept per tenant: ``realm`` is the issuer of the
+    platform the writing credential is bound to ("" for unbound credentials), and a
+    credential reads and writes its own realm only.
+
+    ``resource`` is state, activity_profile or agent_profile; the parts that do not
+    apply to it are "". ``activity_key``, ``agent_key`` and ``document_key`` are
+    SHA-256 keys of the activity IRI, the agent's identifier and the stateId or
+    profileId, so that the unique key fits an index whatever their length.
+    """
+
+    __tablename__ = "xapi_document"
+    __table_args__ = (
+        UniqueConstraint(
+            "realm",
+            "resource",
+            "activity_key",
+            "agent_key",
+            "registration",
+            "document_key",
+            name="uq_xapi_document_address",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(20))
+    activity_key: Mapped[str] = mapped_column(String(64))
+    agent_key: Mapped[str] = mapped_column(String(64))
+    registration: Mapped[str] = mapped_column(String(36))
+    document_key: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(255))
+    etag: Mapped[str] = mapped_column(String(64))  # SHA-1 of the content, unquoted
+    updated: Mapped[datetime]
+
+
 class PullSource(Base):
     """Where ``lti-tool xapi pull`` stopped reading another LRS."""
 

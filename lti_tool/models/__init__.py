@@ -24,6 +24,7 @@ from referentiel.orm import Base
 from xapi.models import (
     Attachment,
     Credential,
+    Document,
     Evidence,
     LearnerKey,
     MappingRule,
@@ -47,6 +48,7 @@ __all__ = [
     "Credential",
     "Criterion",
     "Deployment",
+    "Document",
     "Evidence",
     "Framework",
     "GradebookLineItem",

@@ -84,7 +84,8 @@ def test_agents_resource_returns_a_person(lrs: Lrs) -> None:
     assert bad.status_code == 400
 
 
-def test_document_resources_say_501_after_the_version_and_credential_checks(lrs: Lrs) -> None:
-    assert lrs.client.get("/xapi/activities/state").status_code == 400
-    response = lrs.client.get("/xapi/activities/state", headers=lrs.headers())
-    assert response.status_code == 501
+def test_document_resources_check_the_version_and_the_credentials_first(lrs: Lrs) -> None:
+    for url in ("/xapi/activities/state", "/xapi/activities/profile", "/xapi/agents/profile"):
+        assert lrs.client.get(url).status_code == 400  # no version header
+        anonymous = lrs.client.get(url, headers={"X-Experience-API-Version": "1.0.3"})
+        assert anonymous.status_code == 401
