@@ -2,8 +2,10 @@
 
 The trainer dashboard lists learners from here, so learners who never launched the
 tool and have no evidence yet still appear. A refresh reads every page of the
-membership container (NRPS 2.0 §2.4, ``Link: rel="next"``) with a client-credentials
-token (LTI Advantage / Security Framework §4.1) and marks absent members inactive.
+membership container (NRPS 2.0 §2.4, ``Link: rel="next"``) and marks absent members
+inactive. The client-credentials token (LTI Advantage / Security Framework §4.1) is
+the one ``lti_tool.platform_token`` keeps in the database for every process, as the
+gradebook worker does; every call has a timeout (``AGS_TIMEOUT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pylti1p3.exception import LtiException, LtiServiceException
-from pylti1p3.names_roles import NamesRolesProvisioningService
-from pylti1p3.service_connector import ServiceConnector
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,11 +21,16 @@ from lti_tool.exceptions import ServiceError
 from lti_tool.launch_records import upsert_membership, upsert_user
 from lti_tool.models.people import CourseContext, Membership
 from lti_tool.models.platform import Platform
-from lti_tool.tool_conf import find_platform, registration_for
+from lti_tool.platform_token import PlatformTokenError, access_token, forget
+from lti_tool.tool_conf import find_platform
 from referentiel.orm import utcnow
 from xapi.evidence import resolve_pending_for_users
 
 log = logging.getLogger(__name__)
+
+SCOPES = ("https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",)
+MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+MAX_PAGES = 1000  # a platform whose next links never end is not followed forever
 
 
 def _platform(session: Session, context: CourseContext) -> Platform:
@@ -37,30 +42,74 @@ def _platform(session: Session, context: CourseContext) -> Platform:
     return platform
 
 
-def fetch_members(session: Session, context: CourseContext) -> list[dict[str, Any]]:
+def fetch_members(
+    session: Session, context: CourseContext, *, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Every member of the context's roster, all pages read."""
     if not context.nrps_url:
         raise ServiceError(
             "The platform offers no roster service (NRPS) for this course: enable it in "
             "the tool's settings on the platform (privacy, services)."
         )
-    connector = ServiceConnector(registration_for(session, _platform(session, context)))
-    service = NamesRolesProvisioningService(
-        connector, {"context_memberships_url": context.nrps_url}
-    )
+    platform = _platform(session, context)
+    http = requests.Session()
+    members: list[dict[str, Any]] = []
+    url: str | None = context.nrps_url
+    pages = 0
+    while url and pages < MAX_PAGES:
+        page = _page(session, platform, http, url, timeout)
+        pages += 1
+        body = _json_object(page)
+        listed = body.get("members") if body is not None else None
+        if not isinstance(listed, list):
+            log.warning("NRPS answer without members for context %s", context.id)
+            raise ServiceError("The platform's roster answer could not be read.")
+        members += [dict(member) for member in listed if isinstance(member, dict)]
+        url = page.links.get("next", {}).get("url")
+    return members
+
+
+def _page(
+    session: Session, platform: Platform, http: requests.Session, url: str, timeout: float
+) -> requests.Response:
+    """One page; a token the platform refuses (401) is forgotten and asked for again once."""
+    for attempt in (1, 2):
+        try:
+            token = access_token(session, platform, SCOPES, http=http, timeout=timeout)
+            response = http.get(
+                url,
+                headers={"Authorization": f"Bearer {token}", "Accept": MEDIA_TYPE},
+                timeout=timeout,
+            )
+        except PlatformTokenError as error:
+            log.warning("NRPS token refused for platform %s: %s", platform.id, error)
+            raise ServiceError("The platform gave no access to its roster service.") from error
+        except requests.RequestException as error:
+            log.warning("NRPS unreachable for platform %s: %s", platform.id, type(error).__name__)
+            raise ServiceError("The roster could not be read from the platform.") from error
+        if response.status_code == 401 and attempt == 1:
+            forget(session, platform, SCOPES)  # expired or revoked: ask for a new one
+            continue
+        if response.status_code != 200:
+            log.warning("NRPS refused for platform %s: HTTP %s", platform.id, response.status_code)
+            raise ServiceError(
+                f"The platform refused the roster request (HTTP {response.status_code})."
+            )
+        return response
+    raise AssertionError("unreachable")
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
-        return [dict(member) for member in service.get_members()]
-    except LtiServiceException as error:
-        status = error.response.status_code
-        log.warning("NRPS refused for context %s: HTTP %s", context.id, status)
-        raise ServiceError(f"The platform refused the roster request (HTTP {status}).") from error
-    except (LtiException, OSError, ValueError, KeyError) as error:
-        log.warning("NRPS failed for context %s: %s", context.id, type(error).__name__)
-        raise ServiceError("The roster could not be read from the platform.") from error
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
-def refresh_roster(session: Session, context: CourseContext) -> int:
+def refresh_roster(session: Session, context: CourseContext, *, timeout: float = 10.0) -> int:
     """Bring the context's memberships in line with the platform; return the member count."""
-    members = fetch_members(session, context)
+    members = fetch_members(session, context, timeout=timeout)
     seen: set[int] = set()
     members_seen: set[int] = set()
     for member in members:

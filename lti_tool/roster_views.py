@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, request
+from flask import Blueprint, current_app, g, redirect, request
 from flask.typing import ResponseReturnValue
 
 from lti_tool.access import LAUNCH_TOKEN_PARAM, launch_url, require_launch
@@ -22,6 +22,6 @@ def refresh() -> ResponseReturnValue:
     if not request.values.get(LAUNCH_TOKEN_PARAM):
         raise Forbidden("This form has expired: reload the page.")
     context = course_of(db.session, g.launch)
-    refresh_roster(db.session, context)
+    refresh_roster(db.session, context, timeout=float(current_app.config["AGS_TIMEOUT_SECONDS"]))
     db.session.commit()
     return redirect(launch_url("trainer.dashboard"), code=303)

@@ -152,6 +152,27 @@ def test_refresh_roster_marks_members_who_left_inactive(
     assert states == {"7": False, "8": True}
 
 
+def test_roster_refreshes_share_one_token_and_ask_again_once_it_is_refused(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    """The NRPS token is kept in the database like the gradebook's: a second refresh
+    (from any process) reuses it; when the platform no longer accepts it (401), the
+    tool asks for a new one and the refresh still succeeds."""
+    launch_flow.launch("learner", user="7")
+    lms.members["course-1"] = [member("7", "Learner", "Lea Learner")]
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        for _ in range(2):
+            assert refresh_roster(db.session, context) == 1
+            db.session.commit()
+        assert lms.token_requests == [{"scopes": [NRPS_SCOPE]}]
+        lms.access_tokens.clear()  # the platform revoked every token
+        assert refresh_roster(db.session, context) == 1
+        db.session.commit()
+    assert lms.token_requests == [{"scopes": [NRPS_SCOPE]}] * 2
+
+
 def test_roster_refresh_by_a_learner_is_forbidden(
     launch_flow: LaunchFlow, lms: TestPlatform
 ) -> None:
