@@ -161,6 +161,25 @@ def test_case_service_paths(client: FlaskClient) -> None:
     assert client.get(f"/ims/case/v1p0/CFRubrics/{rubric['identifier']}").json == rubric
 
 
+def test_case_serves_a_revised_referentiel_at_once(
+    app: Flask, client: FlaskClient, diplovis_data: dict[str, Any]
+) -> None:
+    """Packages are kept between requests: a revision must still show at the next one."""
+    with app.app_context():
+        load_document(db.session, read_builtin("diplovis-bgdc"))
+        db.session.commit()
+    identifier = client.get("/ims/case/v1p0/CFDocuments").json["CFDocuments"][0]["identifier"]
+    before = client.get(f"/ims/case/v1p0/CFPackages/{identifier}").json
+    diplovis_data["title"] = "DIPLOVIS - Bachelor révisé"
+    with app.app_context():
+        load_document(db.session, parse_data(diplovis_data, source="revision.json"))
+        db.session.commit()
+    after = client.get(f"/ims/case/v1p0/CFPackages/{identifier}").json
+    assert after["CFDocument"]["title"] == "DIPLOVIS - Bachelor révisé"
+    assert before["CFDocument"]["title"] != after["CFDocument"]["title"]
+    assert after["CFDocument"]["lastChangeDateTime"] >= before["CFDocument"]["lastChangeDateTime"]
+
+
 @pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize(
     ("identifier", "description"),
