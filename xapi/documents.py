@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
@@ -91,20 +91,22 @@ def _check(found: Document | None, preconditions: Preconditions) -> None:
         raise PreconditionFailed("If-None-Match: the document already exists")
 
 
-def _where(scope: Scope) -> Select[tuple[Document]]:
-    query = select(Document).where(
+def _in_scope(scope: Scope) -> list[ColumnElement[bool]]:
+    conditions = [
         Document.realm == scope.realm,
         Document.resource == scope.resource,
         Document.activity_key == scope.activity_key,
         Document.agent_key == scope.agent_key,
-    )
+    ]
     if scope.registration is not None:
-        query = query.where(Document.registration == scope.registration)
-    return query
+        conditions.append(Document.registration == scope.registration)
+    return conditions
 
 
 def _find(session: Session, scope: Scope, document_id: str) -> Document | None:
-    return session.scalar(_where(scope).where(Document.document_key == digest(document_id)))
+    return session.scalar(
+        select(Document).where(*_in_scope(scope), Document.document_key == digest(document_id))
+    )
 
 
 def get_document(session: Session, scope: Scope, document_id: str) -> Document:
@@ -115,13 +117,12 @@ def get_document(session: Session, scope: Scope, document_id: str) -> Document:
 
 
 def document_ids(session: Session, scope: Scope, since: datetime | None = None) -> list[str]:
-    """The ids of the scope's documents (updated after ``since``), oldest first."""
-    query = _where(scope)
+    """The ids of the scope's documents (updated after ``since``), oldest first; their
+    contents are not read."""
+    query = select(Document.document_id).where(*_in_scope(scope))
     if since is not None:
         query = query.where(Document.updated > since)
-    return list(
-        dict.fromkeys(row.document_id for row in session.scalars(query.order_by(Document.id)))
-    )
+    return list(dict.fromkeys(session.scalars(query.order_by(Document.id))))
 
 
 def write_document(
@@ -171,10 +172,8 @@ def delete_document(
 
 def delete_documents(session: Session, scope: Scope) -> int:
     """Delete every document of the scope (the State resource without stateId)."""
-    ids = [row.id for row in session.scalars(_where(scope))]
-    if ids:
-        session.execute(delete(Document).where(Document.id.in_(ids)))
-    return len(ids)
+    result = session.execute(delete(Document).where(*_in_scope(scope)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _json_object(content: bytes, content_type: str, what: str) -> dict[str, Any]:

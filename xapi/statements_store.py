@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
@@ -35,11 +35,10 @@ DEFAULT_VERSION = "1.0.0"
 # Storage runs on an ORM session (pull, tests) or, for the Statements resource, on a
 # bare connection: a POST then costs its Core statements and nothing of the ORM.
 Executor = Session | Connection
-# Statements built once: building one (and its cache key) costs more than running it.
 _STATEMENTS = cast(Table, Statement.__table__)
 _AGENTS = cast(Table, StatementAgent.__table__)
 _ACTIVITIES = cast(Table, StatementActivity.__table__)
-_INSERT_ATTACHMENTS = insert(cast(Table, Attachment.__table__))
+_ATTACHMENTS = cast(Table, Attachment.__table__)
 
 
 @dataclass(frozen=True)
@@ -412,8 +411,7 @@ def _store_parts(session: Executor, parts: Mapping[str, AttachmentPart]) -> None
         for sha2, part in parts.items()
         if sha2 not in known
     ]
-    if rows:
-        session.execute(_INSERT_ATTACHMENTS, rows)
+    insert_rows(session, _ATTACHMENTS, rows)
 
 
 def _context_activities_as_arrays(part: dict[str, Any]) -> None:

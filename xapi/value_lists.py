@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.sqltypes import NullType
 
@@ -70,7 +71,14 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
             values = {f"{name}_{n}": row[name] for n, row in enumerate(rows) for name in row}
             executor.execute(statement, values)
             return
-    executor.execute(insert(table), rows)
+    executor.execute(_insert(table), rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(table: Table) -> Insert:
+    """``insert(table)``, built once: building one (and its cache key) costs more than
+    running it on SQLite."""
+    return insert(table)
 
 
 @functools.lru_cache(maxsize=256)

@@ -26,7 +26,14 @@ from lti_tool.achievement.models import (
 )
 from lti_tool.achievement.rules import rules_in_force
 from referentiel import audit
-from referentiel.achievement import Achievement, EvidenceItem, Tally, evaluate, evaluate_more
+from referentiel.achievement import (
+    Achievement,
+    EvidenceItem,
+    Rule,
+    Tally,
+    evaluate,
+    evaluate_more,
+)
 from referentiel.certification import bloc_standing, competency_standing
 from referentiel.jury import Decision
 from referentiel.models import Bloc, Competency
@@ -173,6 +180,13 @@ def recompute_pairs(
         framework_id: rules_in_force(session, framework_id)
         for framework_id in {c.framework_id for c in competencies.values()}
     }
+    # Per competency, once: its rule, the rules' version, and the rule as explanations
+    # record it (compared with a state's to tell whether its tally still applies).
+    rule_of: dict[int, tuple[Rule, int, dict[str, Any]]] = {}
+    for competency_id, competency in competencies.items():
+        setting, version = rules[competency.framework_id]
+        rule = setting.rule_for(competency.key, competency.code)
+        rule_of[competency_id] = (rule, version, rule.to_dict())
     existing = {
         (s.learner_id, s.competency_id): s
         for s in session.scalars(
@@ -188,10 +202,8 @@ def recompute_pairs(
         state = existing.get(pair)
         if pair not in pairs or state is None or state.tally is None:
             continue
-        competency = competencies[pair[1]]
-        setting, version = rules[competency.framework_id]
-        rule = setting.rule_for(competency.key, competency.code)
-        if state.rule_version == version and state.explanation.get("rule") == rule.to_dict():
+        rule, version, written = rule_of[pair[1]]
+        if state.rule_version == version and state.explanation.get("rule") == written:
             more = evaluate_more(rule, Tally.from_json(state.tally, state.explanation), items)
             if more is not None:
                 results[pair] = more
@@ -213,8 +225,7 @@ def recompute_pairs(
     for pair in sorted(pairs):
         learner_id, competency_id = pair
         competency = competencies[competency_id]
-        setting, version = rules[competency.framework_id]
-        rule = setting.rule_for(competency.key, competency.code)
+        rule, version, written = rule_of[competency_id]
         result = results.get(pair) or evaluate(rule, evidence.get(pair, []), as_of)
         jury = jury_per_competency.get(pair)
         standing, source = competency_standing(
@@ -237,7 +248,7 @@ def recompute_pairs(
         state.last_evidence_at = result.last_evidence_at
         state.conflicting = result.conflicting
         state.rule_version = version
-        state.explanation = {**result.explanation(), "rule": rule.to_dict()}
+        state.explanation = {**result.explanation(), "rule": written}
         state.tally = result.tally.to_json() if result.tally is not None else None
         if pair in existing:
             _rewrite_all(state, _STATE_COLUMNS)
