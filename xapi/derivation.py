@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -42,8 +42,8 @@ from xapi.value_lists import CHUNK, insert_rows, one_of
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-_QUEUE = cast(Table, DerivationQueue.__table__)
-_PENDING = _QUEUE.c.failed_at.is_(None)
+QUEUE = cast(Table, DerivationQueue.__table__)
+_PENDING = QUEUE.c.failed_at.is_(None)
 # The database is unreachable or busy: nothing to blame on a statement.
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -67,22 +67,26 @@ class DerivationRun:
 
 def enqueue(session: Session | Connection, statement_ids: Iterable[str]) -> None:
     """Queue statements for derivation, in the caller's transaction."""
+    insert_rows(session, QUEUE, queue_rows(statement_ids))
+
+
+def queue_rows(statement_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The queue rows of these statements (for a caller inserting them with others)."""
     now = utcnow()
-    rows = [{"statement_id": ident, "queued_at": now} for ident in dict.fromkeys(statement_ids)]
-    insert_rows(session, _QUEUE, rows)
+    return [{"statement_id": ident, "queued_at": now} for ident in dict.fromkeys(statement_ids)]
 
 
 def _oldest(session: Session, limit: int) -> list[int]:
     """The ids of the oldest queued rows not set aside (one small read, no lock)."""
     return list(
-        session.scalars(select(_QUEUE.c.id).where(_PENDING).order_by(_QUEUE.c.id).limit(limit))
+        session.scalars(select(QUEUE.c.id).where(_PENDING).order_by(QUEUE.c.id).limit(limit))
     )
 
 
 def newest_queued(session: Session) -> int | None:
     """The id of the newest row waiting (None: nothing waits). It changes whenever a
     statement is queued, which is how the drainer tells that statements keep coming."""
-    return session.scalar(select(_QUEUE.c.id).where(_PENDING).order_by(_QUEUE.c.id.desc()).limit(1))
+    return session.scalar(select(QUEUE.c.id).where(_PENDING).order_by(QUEUE.c.id.desc()).limit(1))
 
 
 def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
@@ -91,7 +95,7 @@ def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
     serialise(session)
     taken = list(
         session.scalars(
-            delete(_QUEUE).where(_QUEUE.c.id.in_(queue_ids)).returning(_QUEUE.c.statement_id)
+            delete(QUEUE).where(QUEUE.c.id.in_(queue_ids)).returning(QUEUE.c.statement_id)
         )
     )
     if not taken:
@@ -155,10 +159,10 @@ def _set_aside(session: Session, queue_id: int, error: Exception) -> list[str]:
     reason = f"{type(error).__name__}: {error}"[:1000]
     log.error("deriving evidence failed; queue row %s set aside: %s", queue_id, reason)
     statement_id = session.scalar(
-        update(_QUEUE)
-        .where(_QUEUE.c.id == queue_id)
+        update(QUEUE)
+        .where(QUEUE.c.id == queue_id)
         .values(failed_at=utcnow(), last_error=reason)
-        .returning(_QUEUE.c.statement_id)
+        .returning(QUEUE.c.statement_id)
     )
     session.commit()
     return [statement_id] if statement_id is not None else []
@@ -167,9 +171,7 @@ def _set_aside(session: Session, queue_id: int, error: Exception) -> list[str]:
 def retry_failed(session: Session) -> int:
     """Queue the rows set aside again (after a fix); returns how many. The caller
     commits."""
-    result = session.execute(
-        update(_QUEUE).where(~_PENDING).values(failed_at=None, last_error=None)
-    )
+    result = session.execute(update(QUEUE).where(~_PENDING).values(failed_at=None, last_error=None))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -183,17 +185,17 @@ class Backlog:
 def backlog(session: Session) -> Backlog:
     """How many rows wait in the queue and since when, and how many were set aside."""
     waiting, oldest = session.execute(
-        select(func.count(), func.min(_QUEUE.c.queued_at)).where(_PENDING)
+        select(func.count(), func.min(QUEUE.c.queued_at)).where(_PENDING)
     ).one()
-    failed = session.scalar(select(func.count()).select_from(_QUEUE).where(~_PENDING))
+    failed = session.scalar(select(func.count()).select_from(QUEUE).where(~_PENDING))
     return Backlog(int(waiting), oldest, int(failed or 0))
 
 
 def failures(session: Session) -> list[tuple[str, datetime, str]]:
     """The rows set aside: statement id, when, and why."""
     rows = session.execute(
-        select(_QUEUE.c.statement_id, _QUEUE.c.failed_at, _QUEUE.c.last_error)
+        select(QUEUE.c.statement_id, QUEUE.c.failed_at, QUEUE.c.last_error)
         .where(~_PENDING)
-        .order_by(_QUEUE.c.id)
+        .order_by(QUEUE.c.id)
     )
     return [(ident, when, why or "") for ident, when, why in rows]

@@ -29,7 +29,7 @@ from xapi.identifiers import digest, hashed_agent_key
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
-from xapi.value_lists import insert_rows
+from xapi.value_lists import insert_into_tables, insert_rows
 
 DEFAULT_VERSION = "1.0.0"
 # Storage runs on an ORM session (pull, tests) or, for the Statements resource, on a
@@ -341,14 +341,20 @@ def store_statements(
     voided_ids = _void(session, voiding_targets, batch_voiding)
     _arrive_voided(session, new_rows, given_ids, set(voiding_targets))
     _store_parts(session, parts)
-    # Core inserts on the tables, without ORM objects.
-    insert_rows(session, _STATEMENTS, new_rows)
-    insert_rows(session, _AGENTS, agent_rows)
-    insert_rows(session, _ACTIVITIES, activity_rows)
-    if voided_ids:
+    if voided_ids:  # statements stored earlier: independent of the rows below
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
     new_ids = [row["id"] for row in new_rows]
-    derivation.enqueue(session, new_ids + voided_ids)
+    # The statements, their index rows and their queue rows (with those of the
+    # statements they void): one statement on PostgreSQL for a single POST.
+    insert_into_tables(
+        session,
+        [
+            (_STATEMENTS, new_rows),
+            (_AGENTS, agent_rows),
+            (_ACTIVITIES, activity_rows),
+            (derivation.QUEUE, derivation.queue_rows(new_ids + voided_ids)),
+        ],
+    )
     return StoreResult(ids=ids, new_ids=new_ids)
 
 

@@ -1,18 +1,20 @@
-"""Many-row INSERTs (xapi.value_lists.insert_rows): whichever way they go to the
-database (one multi-row INSERT for a few rows on PostgreSQL, executemany otherwise),
-every row arrives with its values, its types' conversions and its defaults."""
+"""Many-row INSERTs (xapi.value_lists.insert_rows), sent to the driver as its own SQL
+text: whichever way they go (one multi-row INSERT for a few rows on PostgreSQL,
+executemany otherwise), every row arrives with its values, its types' conversions and
+its defaults, and the driver's errors come as SQLAlchemy's."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from referentiel.audit import AuditEvent
-from xapi.models import DerivationQueue
-from xapi.value_lists import FEW_ROWS, insert_rows
+from xapi.models import DerivationQueue, Statement, StatementAgent
+from xapi.value_lists import FEW_ROWS, insert_into_tables, insert_rows
 
 QUEUE: Table = DerivationQueue.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -46,3 +48,61 @@ def test_columns_left_to_their_defaults_get_them(session: Session) -> None:
 def test_nothing_to_insert_is_no_statement(session: Session) -> None:
     insert_rows(session, QUEUE, [])
     assert session.execute(select(QUEUE.c.id)).all() == []
+
+
+def _statement_row(statement_id: str) -> dict[str, object]:
+    return {
+        "id": statement_id,
+        "raw": "{}",
+        "stored": datetime(2026, 11, 27, tzinfo=UTC),
+        "timestamp": datetime(2026, 11, 27, tzinfo=UTC),
+        "verb_id": "http://adlnet.gov/expapi/verbs/completed",
+        "actor_key": "account:https://moodle.example.org|7",
+    }
+
+
+def test_a_duplicate_key_is_sqlalchemys_integrity_error(session: Session) -> None:
+    """The Statements resource retries on IntegrityError (an id stored concurrently):
+    the driver's own error must reach it wrapped as SQLAlchemy's."""
+    statements: Table = Statement.__table__  # type: ignore[assignment]
+    row = _statement_row("0b7e3f4e-8d5a-4c1e-9a3b-2f6d7c8e9a01")
+    insert_rows(session, statements, [row])
+    with pytest.raises(IntegrityError):
+        insert_rows(session, statements, [row])
+
+
+def test_rows_of_several_tables_go_in_order_and_on_postgresql_as_one_statement(
+    session: Session,
+) -> None:
+    """A statement, its index rows (which reference it) and its queue row: on
+    PostgreSQL one statement of CTEs, foreign keys checked at its end."""
+    statement_id = "5f0c2a3e-1b4d-4e6f-8a9b-0c1d2e3f4a5b"
+    agents: Table = StatementAgent.__table__  # type: ignore[assignment]
+    sent: list[str] = []
+    connection = session.connection()
+
+    def count(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        sent.append(sql)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        insert_into_tables(
+            session,
+            [
+                (Statement.__table__, [_statement_row(statement_id)]),  # type: ignore[list-item]
+                (
+                    agents,
+                    [
+                        {"statement_id": statement_id, "agent_key": f"k{n}", "relation": "actor"}
+                        for n in range(3)
+                    ],
+                ),
+                (QUEUE, []),
+                (QUEUE, [{"statement_id": statement_id, "queued_at": datetime.now(UTC)}]),
+            ],
+        )
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert session.scalar(select(func.count()).select_from(agents)) == 3
+    assert session.scalars(select(QUEUE.c.statement_id)).all() == [statement_id]
+    assert len(sent) == (1 if session.get_bind().dialect.name == "postgresql" else 3)
