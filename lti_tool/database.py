@@ -6,19 +6,24 @@ Plain SQLAlchemy 2.0 rather than Flask-SQLAlchemy: the domain packages take a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.exceptions import ConfigurationError
 
 DURABILITIES = ("full", "relaxed")
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
-def make_engine(url: str, durability: str = "full") -> Engine:
+def make_engine(
+    url: str, durability: str = "full", ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+) -> Engine:
     """The engine; ``durability`` decides whether each commit waits for the disk.
 
     ``full`` (default): every commit is flushed to disk before it returns. ``relaxed``:
@@ -27,6 +32,9 @@ def make_engine(url: str, durability: str = "full") -> Engine:
     lose the last commits (up to a few hundred milliseconds), which an application
     crash never does. It makes single-statement xAPI writes several times faster on
     disks whose flush is slow.
+
+    ``ping_after_idle``: a server connection idle in the pool this long is checked
+    before use (:func:`_ping_when_idle`).
     """
     if durability not in DURABILITIES:
         raise ConfigurationError(
@@ -42,9 +50,9 @@ def make_engine(url: str, durability: str = "full") -> Engine:
     }
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 30}
-    else:
-        options["pool_pre_ping"] = True
     engine = create_engine(url, **options)
+    if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine, ping_after_idle)
     if engine.dialect.name == "sqlite":
         synchronous = "NORMAL" if durability == "relaxed" else "FULL"
 
@@ -67,6 +75,30 @@ def make_engine(url: str, durability: str = "full") -> Engine:
 
         event.listen(engine, "connect", asynchronous_commit)
     return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use when it has been idle ``idle_seconds``
+    (a database restarted meanwhile is then noticed, the connection replaced, and no
+    request fails), not when it is in steady use: SQLAlchemy's ``pool_pre_ping`` pings
+    at every checkout, a round trip that was a sixth of a single xAPI POST on
+    PostgreSQL. A database that restarts within the second after a connection's last
+    use fails that connection's next request (503) and SQLAlchemy renews the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (a new one).
+            raise DisconnectionError(f"stale database connection: {error}") from error
 
 
 def _json_text(value: Any) -> str:
