@@ -131,6 +131,8 @@ def _evidence_of(session: Session, pairs: set[Pair]) -> dict[Pair, list[Evidence
     """Every piece of evidence of the pairs, read through the session's connection as
     plain rows: a pair may hold hundreds, and ORM row handling cost more than the rules."""
     evidence: dict[Pair, list[EvidenceItem]] = defaultdict(list)
+    if not pairs:  # every pair followed from its tally
+        return evidence
     query = select(
         Evidence.learner_id,
         Evidence.competency_id,
