@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    Column,
     ColumnElement,
     Connection,
     String,
@@ -69,21 +70,16 @@ class _DriverInsert:
 
     sql: str
     columns: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    defaults: tuple[tuple[Callable[[Any], Any] | None, Any], ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]  # one per column
+    # Per column left out with a Python-side default: (callable or None, scalar, processor).
+    defaults: tuple[tuple[Callable[[Any], Any] | None, Any, Callable[[Any], Any] | None], ...]
 
     def values(self, row: dict[str, Any]) -> list[Any]:
         out = [
-            value if process is None else process(value)
-            for value, process in zip(
-                (row[name] for name in self.columns),
-                self.processors[: len(self.columns)],
-                strict=True,
-            )
+            row[name] if process is None else process(row[name])
+            for name, process in zip(self.columns, self.processors, strict=True)
         ]
-        for (make, scalar), process in zip(
-            self.defaults, self.processors[len(self.columns) :], strict=True
-        ):
+        for make, scalar, process in self.defaults:
             value = make(None) if make is not None else scalar
             out.append(value if process is None else process(value))
         return out
@@ -174,22 +170,25 @@ def _driver_insert(
     placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
     if placeholder is None:
         return None
-    left_out = [column for column in table.c if column.name not in columns]
-    defaults: list[tuple[Callable[[Any], Any] | None, Any]] = []
-    for column in left_out:
+
+    def processor(column: Column[Any]) -> Callable[[Any], Any] | None:
+        return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+    defaults: list[tuple[Callable[[Any], Any] | None, Any, Callable[[Any], Any] | None]] = []
+    defaulted: list[str] = []
+    for column in table.c:
         default = column.default
-        if default is None:
+        if column.name in columns or default is None:
             continue
         if getattr(default, "is_scalar", False):
-            defaults.append((None, default.arg))  # type: ignore[attr-defined]
+            defaults.append((None, default.arg, processor(column)))  # type: ignore[attr-defined]
         elif getattr(default, "is_callable", False):
-            defaults.append((default.arg, None))  # type: ignore[attr-defined]
+            defaults.append((default.arg, None, processor(column)))  # type: ignore[attr-defined]
         else:
             return None
-    names = [*columns, *(c.name for c in left_out if c.default is not None)]
-    processors = tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
+        defaulted.append(column.name)
+    processors = tuple(processor(table.c[name]) for name in columns)
+    names = [*columns, *defaulted]
     quote = dialect.identifier_preparer.quote
     one_row = "(" + ", ".join([placeholder] * len(names)) + ")"
     sql = (
