@@ -9,6 +9,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from pylti1p3.exception import LtiException, OIDCException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.access import LaunchRequired
@@ -86,6 +87,22 @@ def init_app(app: Flask) -> None:
         # pylti1p3's own refusals (login and launch); its messages name no secret.
         log.info("LTI message refused: %s", error)
         return error_response(400, f"LTI request refused: {error}")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error: DBAPIError) -> tuple[Response | str, int]:
+        # The database went away (a restart, a dropped connection) or stayed busy past
+        # the wait: nothing was written, and the client may send the request again.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            type(error.orig).__name__,
+        )
+        response, status = error_response(503, "The database is unavailable: try again shortly.")
+        if isinstance(response, Response):
+            response.headers["Retry-After"] = "1"
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response | str, int]:

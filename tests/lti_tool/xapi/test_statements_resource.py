@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from xapi_lrs_client import Lrs, basic
 
-from lti_tool.database import db
+from lti_tool.database import db, make_engine
 from xapi.models import DerivationQueue, Statement
 
 Sample = Callable[[str], dict[str, Any]]
@@ -401,3 +401,29 @@ def test_target_and_voiding_statement_in_one_batch(lrs: Lrs, sample: Sample) -> 
     assert lrs.post([statement, voiding]).status_code == 200
     assert lrs.get(statementId=statement["id"]).status_code == 404
     assert lrs.get(voidedStatementId=statement["id"]).status_code == 200
+
+
+@pytest.mark.postgres_only
+def test_a_connection_dropped_while_in_use_is_a_503_then_renewed(
+    app: Flask, lrs: Lrs, sample: Callable[[str], dict[str, Any]]
+) -> None:
+    """The database drops the pooled connection between two requests (a restart): the
+    next request gets 503 with Retry-After and stores nothing, and the one after it
+    works on a new connection."""
+    assert lrs.post(sample("moodle_quiz_completed")).status_code == 200
+    engine = app.extensions["database"]["engine"]
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = make_engine(engine.url.render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+    refused = lrs.post(sample("moodle_quiz_completed"))
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert "database is unavailable" in refused.get_json()["error"]
+
+    stored = lrs.post(sample("moodle_quiz_completed"))
+    assert stored.status_code == 200
+    assert len(lrs.get().get_json()["statements"]) == 2
