@@ -51,8 +51,6 @@ def make_engine(
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 30}
     engine = create_engine(url, **options)
-    if engine.dialect.name != "sqlite":
-        _ping_when_idle(engine, ping_after_idle)
     if engine.dialect.name == "sqlite":
         synchronous = "NORMAL" if durability == "relaxed" else "FULL"
 
@@ -74,6 +72,8 @@ def make_engine(
             dbapi_connection.commit()
 
         event.listen(engine, "connect", asynchronous_commit)
+    if engine.dialect.name != "sqlite":  # a server, which may restart under the pool
+        _ping_when_idle(engine, ping_after_idle)
     return engine
 
 
