@@ -11,7 +11,7 @@ A package is built once per content of its framework and kept in a small per-pro
 memo keyed by what it is built from (the framework's key, content hash and last
 change, the base URL and the tool's name), which every request reads from the
 database first: a reloaded référentiel is served at once by every worker, and an item
-lookup no longer rebuilds the whole package (21 ms before, about 1 ms after).
+lookup no longer rebuilds the whole package (21 ms before, 0.7 ms after).
 """
 
 from __future__ import annotations

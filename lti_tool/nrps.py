@@ -22,6 +22,7 @@ from lti_tool.launch_records import upsert_membership, upsert_user
 from lti_tool.models.people import CourseContext, Membership
 from lti_tool.models.platform import Platform
 from lti_tool.platform_token import PlatformTokenError, access_token, forget
+from lti_tool.service_client import ServiceCallError, ServiceClient, follow_pages
 from lti_tool.tool_conf import find_platform
 from referentiel.orm import utcnow
 from xapi.evidence import resolve_pending_for_users
@@ -54,18 +55,15 @@ def fetch_members(
     platform = _platform(session, context)
     http = requests.Session()
     members: list[dict[str, Any]] = []
-    url: str | None = context.nrps_url
-    pages = 0
-    while url and pages < MAX_PAGES:
-        page = _page(session, platform, http, url, timeout)
-        pages += 1
+    for page in follow_pages(
+        context.nrps_url, lambda url: _page(session, platform, http, url, timeout), MAX_PAGES
+    ):
         body = _json_object(page)
         listed = body.get("members") if body is not None else None
         if not isinstance(listed, list):
             log.warning("NRPS answer without members for context %s", context.id)
             raise ServiceError("The platform's roster answer could not be read.")
         members += [dict(member) for member in listed if isinstance(member, dict)]
-        url = page.links.get("next", {}).get("url")
     return members
 
 
@@ -76,26 +74,22 @@ def _page(
     for attempt in (1, 2):
         try:
             token = access_token(session, platform, SCOPES, http=http, timeout=timeout)
-            response = http.get(
-                url,
-                headers={"Authorization": f"Bearer {token}", "Accept": MEDIA_TYPE},
-                timeout=timeout,
+            return ServiceClient(token, http=http, timeout=timeout).call(
+                "GET", url, accept=MEDIA_TYPE
             )
         except PlatformTokenError as error:
             log.warning("NRPS token refused for platform %s: %s", platform.id, error)
             raise ServiceError("The platform gave no access to its roster service.") from error
-        except requests.RequestException as error:
-            log.warning("NRPS unreachable for platform %s: %s", platform.id, type(error).__name__)
-            raise ServiceError("The roster could not be read from the platform.") from error
-        if response.status_code == 401 and attempt == 1:
-            forget(session, platform, SCOPES)  # expired or revoked: ask for a new one
-            continue
-        if response.status_code != 200:
-            log.warning("NRPS refused for platform %s: HTTP %s", platform.id, response.status_code)
+        except ServiceCallError as error:
+            if error.status == 401 and attempt == 1:
+                forget(session, platform, SCOPES)  # expired or revoked: ask for a new one
+                continue
+            log.warning("NRPS call failed for platform %s: %s", platform.id, error)
+            if error.status is None:
+                raise ServiceError("The roster could not be read from the platform.") from error
             raise ServiceError(
-                f"The platform refused the roster request (HTTP {response.status_code})."
-            )
-        return response
+                f"The platform refused the roster request (HTTP {error.status})."
+            ) from error
     raise AssertionError("unreachable")
 
 

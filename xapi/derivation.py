@@ -34,10 +34,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
-from xapi.evidence import EvidenceChange, StatementFacts, rederive, statement_facts
+from xapi.evidence import EvidenceChange, rederive, statement_facts
 from xapi.evidence_lock import serialise
 from xapi.models import DerivationQueue
-from xapi.value_lists import CHUNK, insert_rows
+from xapi.value_lists import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,7 @@ def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
     if not taken:
         return DerivationRun()
     ids = sorted(set(taken))
-    statements: list[StatementFacts] = []
-    for start in range(0, len(ids), CHUNK):
-        statements += statement_facts(session, ids[start : start + CHUNK])
-    change = rederive(session, statements, reason="derived")
+    change = rederive(session, statement_facts(session, ids), reason="derived")
     return DerivationRun(len(taken), len(ids), change)
 
 

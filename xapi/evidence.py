@@ -45,7 +45,7 @@ from xapi import actors, learners, mapping
 from xapi.evidence_lock import serialise
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed
-from xapi.value_lists import CHUNK, insert_rows, one_of
+from xapi.value_lists import CHUNK, chunks, insert_rows, one_of
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,12 @@ FACTS = select(
 
 
 def statement_facts(session: Session, statement_ids: Sequence[str]) -> list[StatementFacts]:
-    """The facts of these statements (at most :data:`CHUNK` ids at a time)."""
-    rows = session.execute(FACTS.where(one_of(session, Statement.id, statement_ids))).all()
+    """The facts of these statements, read :data:`CHUNK` ids at a time."""
+    rows = [
+        row
+        for chunk in chunks(list(statement_ids))
+        for row in session.execute(FACTS.where(one_of(session, Statement.id, chunk)))
+    ]
     return cast(list[StatementFacts], rows)
 
 
@@ -184,8 +188,7 @@ def rederive_in_chunks(
 ) -> EvidenceChange:
     """:func:`rederive` over many statements, a bounded number at a time."""
     change = EvidenceChange()
-    for start in range(0, len(statement_ids), CHUNK):
-        chunk = statement_ids[start : start + CHUNK]
+    for chunk in chunks(list(statement_ids)):
         change |= rederive(session, statement_facts(session, chunk), reason=reason)
     return change
 

@@ -98,13 +98,11 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
     if not rows:
         return
     connection = executor.connection() if isinstance(executor, Session) else executor
-    dialect = connection.dialect
-    few = 1 < len(rows) <= FEW_ROWS and dialect.name == "postgresql"
-    plan = _driver_insert(table, tuple(rows[0]), dialect, len(rows) if few else 1)
+    if _as_one_statement(connection, [(table, rows)]):
+        return
+    plan = _driver_insert(table, tuple(rows[0]), connection.dialect, 1)
     if plan is None:
         connection.execute(_insert(table), rows)
-    elif few:
-        connection.exec_driver_sql(plan.sql, tuple(v for row in rows for v in plan.values(row)))
     elif len(rows) == 1:
         connection.exec_driver_sql(plan.sql, tuple(plan.values(rows[0])))
     else:
@@ -114,41 +112,48 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
 def insert_into_tables(
     executor: Session | Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]
 ) -> None:
-    """:func:`insert_rows` into several tables, in order. On PostgreSQL, when every
-    table has few rows (a single statement's row and its index rows), all go as one
-    statement of data-modifying CTEs: one round trip instead of one per table (foreign
-    keys are checked at the end of the statement, so a row may name one inserted
-    beside it)."""
-    batches = [(table, rows) for table, rows in batches if rows]
+    """:func:`insert_rows` into several tables, in order; on PostgreSQL, when every
+    table has few rows (a single statement's row and its index rows), as one statement
+    (:func:`_as_one_statement`)."""
     connection = executor.connection() if isinstance(executor, Session) else executor
-    dialect = connection.dialect
-    if (
-        dialect.name == "postgresql"
-        and len(batches) > 1
-        and all(len(rows) <= FEW_ROWS for _, rows in batches)
-    ):
-        plans = [
-            _driver_insert(table, tuple(rows[0]), dialect, len(rows)) for table, rows in batches
-        ]
-        if all(plan is not None for plan in plans):
-            sql = _with_statements(tuple(plan.sql for plan in plans if plan is not None))
-            values = tuple(
-                value
-                for plan, (_, rows) in zip(plans, batches, strict=True)
-                if plan is not None
-                for row in rows
-                for value in plan.values(row)
-            )
-            connection.exec_driver_sql(sql, values)
-            return
+    batches = [(table, rows) for table, rows in batches if rows]
+    if _as_one_statement(connection, batches):
+        return
     for table, rows in batches:
         insert_rows(connection, table, rows)
+
+
+def _as_one_statement(
+    connection: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]
+) -> bool:
+    """On PostgreSQL, when no table has more than :data:`FEW_ROWS` rows: one statement,
+    a multi-row INSERT per table and the INSERTs but the last as data-modifying CTEs,
+    so one round trip (foreign keys are checked at the end of the statement, so a row
+    may name one inserted beside it). False when not done."""
+    dialect = connection.dialect
+    if (
+        not batches
+        or dialect.name != "postgresql"
+        or any(len(rows) > FEW_ROWS for _, rows in batches)
+    ):
+        return False
+    plans = [_driver_insert(table, tuple(rows[0]), dialect, len(rows)) for table, rows in batches]
+    if any(plan is None for plan in plans):
+        return False
+    inserts = [(plan, rows) for plan, (_, rows) in zip(plans, batches, strict=True) if plan]
+    connection.exec_driver_sql(
+        _with_statements(tuple(plan.sql for plan, _ in inserts)),
+        tuple(value for plan, rows in inserts for row in rows for value in plan.values(row)),
+    )
+    return True
 
 
 @functools.lru_cache(maxsize=256)
 def _with_statements(inserts: tuple[str, ...]) -> str:
     """The INSERTs as one statement: all but the last as CTEs (their placeholders stay
     in the same order)."""
+    if len(inserts) == 1:
+        return inserts[0]
     ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(inserts[:-1]))
     return f"WITH {ctes} {inserts[-1]}"
 

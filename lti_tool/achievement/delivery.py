@@ -33,6 +33,7 @@ from lti_tool.models.people import CourseContext, LtiUser
 from lti_tool.models.platform import Deployment, Platform
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.platform_token import PlatformTokenError, access_token, forget
+from lti_tool.service_client import ServiceCallError
 from referentiel.orm import utcnow
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def deliver_one(
             session.commit()
             payload = score_payload(row, learner.sub, item.score_maximum)
             client.post_score(item.lineitem_url, payload)
-        except ags.AgsError as error:
+        except ServiceCallError as error:
             session.rollback()
             if error.status == 401:
                 forget(session, platform, SCOPES)  # expired or revoked: ask again next time
@@ -193,9 +194,9 @@ def deliver_one(
                 session.commit()
                 error.retryable = True
             raise
-    except (ags.AgsError, PlatformTokenError) as error:
+    except (ServiceCallError, PlatformTokenError) as error:
         session.rollback()
-        if isinstance(error, ags.AgsError) and error.status == 409:
+        if isinstance(error, ServiceCallError) and error.status == 409:
             outbox.mark_superseded(
                 session,
                 row_id,

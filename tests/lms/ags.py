@@ -113,6 +113,12 @@ class AgsState:
         return [s for s in self.accepted if s["userId"] == user_id]
 
 
+def moodle_rel_next() -> str:
+    """``rel=“next”`` as Moodle sends it: its UTF-8 bytes on the wire (werkzeug writes
+    header text as Latin-1, so the text given is those bytes read as Latin-1)."""
+    return "“next”".encode().decode("latin-1")
+
+
 def _kind(path: str) -> str:
     if path == "/token":
         return "token"
@@ -246,8 +252,8 @@ def create_app(state: AgsState) -> Flask:
             args = {k: v for k, v in request.args.items() if k != "page"}
             args.update({"page": str(page + 1), "limit": str(limit)})
             url = f"{state.lineitems_url}?{urlencode(args)}"
-            quote_open, quote_close = ("“", "”") if state.moodle_quotes else ('"', '"')
-            response.headers["Link"] = f"<{url}>; rel={quote_open}next{quote_close}"
+            rel = moodle_rel_next() if state.moodle_quotes else '"next"'
+            response.headers["Link"] = f"<{url}>; rel={rel}"
         return response
 
     @app.post("/lineitems")

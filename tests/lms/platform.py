@@ -36,6 +36,8 @@ from flask import Flask, Response, abort, jsonify, request
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.lms.ags import moodle_rel_next
+
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -124,6 +126,7 @@ class TestPlatform:
         self.token_requests: list[dict[str, Any]] = []
         self.members: dict[str, list[dict[str, Any]]] = {}
         self.nrps_page_size = 50
+        self.nrps_moodle_quotes = False  # rel=“next” in UTF-8, as Moodle writes AGS links
         self.deep_link_data: dict[str, Any] = {}
         self.deep_link_responses: list[dict[str, Any]] = []
         self.registration_tokens: set[str] = set()
@@ -437,7 +440,8 @@ window.addEventListener("message", function (event) {{
                 content_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json",
             )
             if page * size < len(members):
-                response.headers["Link"] = f'<{request.base_url}?page={page + 1}>; rel="next"'
+                rel = moodle_rel_next() if self.nrps_moodle_quotes else '"next"'
+                response.headers["Link"] = f"<{request.base_url}?page={page + 1}>; rel={rel}"
             return response
 
         @app.post("/deep_link_return")

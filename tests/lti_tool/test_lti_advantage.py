@@ -98,8 +98,9 @@ def member(user_id: str, role: str, name: str, status: str = "Active") -> dict[s
     }
 
 
+@pytest.mark.parametrize("moodle_quotes", [False, True], ids=["quotes", "typographic-quotes"])
 def test_roster_refresh_lists_learners_who_never_launched_from_nrps_pages(
-    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool, moodle_quotes: bool
 ) -> None:  # type: ignore[no-untyped-def]
     lms.members["course-1"] = [
         member("10", "Learner", "Bea Never-Launched"),
@@ -108,6 +109,7 @@ def test_roster_refresh_lists_learners_who_never_launched_from_nrps_pages(
         member("3", "Instructor", "Tina Trainer"),
     ]
     lms.nrps_page_size = 2  # two pages: the tool follows Link rel="next"
+    lms.nrps_moodle_quotes = moodle_quotes  # the gradebook's pages are read either way
     browser = requests.Session()
     dashboard = launch_flow.launch("instructor", browser=browser, user="3")
     assert dashboard.status_code == 200 and "/trainer/" in dashboard.url
