@@ -10,11 +10,28 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.lms.fixtures import LiveTool, load_builtin_referentiel, register_platform
 from tests.lms.platform import TestPlatform
 
 pytestmark = pytest.mark.browser
+
+# The frame goes from the tool's site to the platform's and back: with site isolation
+# Chromium moves it into another renderer process each time, and on a loaded machine
+# Playwright sometimes misses that swap and keeps watching the platform's page
+# (its frame tree stuck at /auth while the tool's page is long shown). One process
+# for all sites keeps the frame where Playwright sees it; cookies and postMessage
+# origins, what this test is about, follow the same rules either way.
+SINGLE_PROCESS_SITES = ["--disable-site-isolation-trials", "--disable-features=site-per-process"]
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + SINGLE_PROCESS_SITES
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
