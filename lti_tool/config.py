@@ -40,17 +40,24 @@ DEFAULTS: dict[str, Any] = {
     # Where stored statements become evidence: background | inline | worker
     # (see lti_tool.evidence_drainer).
     "EVIDENCE_DERIVATION": "background",
-    # A derivation round (background, worker) starts once no statement has been queued
-    # for EVIDENCE_DELAY_SECONDS, or once the first waiting has waited
+    # A derivation round (background, worker) starts at once when EVIDENCE_ROUND_ROWS
+    # statements wait, else once no statement has been queued for
+    # EVIDENCE_DELAY_SECONDS, or once the first waiting has waited
     # EVIDENCE_MAX_DELAY_SECONDS while more kept coming; an idle loop looks at the queue
     # every EVIDENCE_POLL_SECONDS (an empty queue: one small read).
+    "EVIDENCE_ROUND_ROWS": 250,
     "EVIDENCE_DELAY_SECONDS": 0.1,
     "EVIDENCE_MAX_DELAY_SECONDS": 0.5,
     "EVIDENCE_POLL_SECONDS": 0.1,
 }
 
 # Variables whose text is turned into another type.
-_INT_KEYS = {"TRUSTED_PROXIES", "XAPI_MAX_BODY_BYTES", "AGS_MAX_ATTEMPTS"}
+_INT_KEYS = {
+    "TRUSTED_PROXIES",
+    "XAPI_MAX_BODY_BYTES",
+    "AGS_MAX_ATTEMPTS",
+    "EVIDENCE_ROUND_ROWS",
+}
 _FLOAT_KEYS = {
     "AGS_RETRY_BASE_SECONDS",
     "AGS_RETRY_MAX_SECONDS",

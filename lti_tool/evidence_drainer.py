@@ -10,12 +10,14 @@
   (0.1: an empty queue costs one small read). The production choice: derivation then
   never competes with requests for a web process's interpreter lock.
 
-When a round starts (background, worker; :class:`Settling`): once no statement has
-been queued for ``EVIDENCE_DELAY_SECONDS`` (0.1), or once the first waiting statement
-has waited ``EVIDENCE_MAX_DELAY_SECONDS`` (0.5) while more kept coming. A burst, or
-Moodle's log store sending a run's events, is then one transaction: a pair touched by
-many statements is recomputed once, and a round of 200 single statements costs a
-third of what 8 rounds of 25 do. The answer to a POST never waits for evidence;
+When a round starts (background, worker; :class:`Settling`): at once when
+``EVIDENCE_ROUND_ROWS`` (250) statements wait, else once no statement has been queued
+for ``EVIDENCE_DELAY_SECONDS`` (0.1), or once the first waiting statement has waited
+``EVIDENCE_MAX_DELAY_SECONDS`` (0.5) while more kept coming. Moodle's log store sending
+a run's events one by one is then one transaction: a pair touched by many statements
+is recomputed once, and a round of 200 single statements costs a third of what 8
+rounds of 25 do; a batch as large as a round gains nothing from waiting, and is
+derived while the next one arrives. The answer to a POST never waits for evidence;
 evidence follows within those delays plus the derivation itself. On SQLite, after a
 round the loop leaves requests as long again as the round took, so that intake keeps
 at least half of the single write lock.
@@ -51,16 +53,19 @@ OUTAGE_PAUSE_SECONDS = 1.0
 
 @dataclass
 class Settling:
-    """Whether to derive now, from what the loop saw of the queue's newest row.
+    """Whether to derive now, from what the loop saw of the queue's waiting rows (the
+    ids of the oldest and newest, :func:`xapi.derivation.queued_span`).
 
-    ``quiet``: derive once that row has not changed for this long (statements stopped
-    coming); ``longest``: derive once the first statement seen has waited this long,
-    even while more keep coming. Times are the loop's monotonic clock, never the
-    database's, so several hosts need no common clock.
+    ``rows``: derive at once when that many wait (a round's worth: waiting saves
+    nothing); ``quiet``: derive once the newest row has not changed for this long
+    (statements stopped coming); ``longest``: derive once the first statement seen
+    has waited this long, even while more keep coming. Times are the loop's monotonic
+    clock, never the database's, so several hosts need no common clock.
     """
 
     quiet: float
     longest: float
+    rows: int = 250
     _first_seen: float | None = None
     _newest: int | None = None
     _changed_at: float = 0.0
@@ -69,10 +74,13 @@ class Settling:
     def waiting(self) -> bool:
         return self._first_seen is not None
 
-    def due(self, now: float, newest: int | None) -> bool:
-        if newest is None:
+    def due(self, now: float, span: tuple[int, int] | None) -> bool:
+        if span is None:
             self._first_seen = None
             return False
+        oldest, newest = span
+        if newest - oldest + 1 >= self.rows:
+            return True
         if self._first_seen is None:
             self._first_seen, self._newest, self._changed_at = now, newest, now
         elif newest != self._newest:
@@ -95,11 +103,14 @@ class Drainer:
         delay_seconds: float,
         max_delay_seconds: float,
         *,
+        round_rows: int = 250,
         single_writer: bool = False,
     ) -> None:
         self._new_session = new_session
         self._poll = poll_seconds
-        self._settling = Settling(delay_seconds, max(delay_seconds, max_delay_seconds))
+        self._settling = Settling(
+            delay_seconds, max(delay_seconds, max_delay_seconds), max(1, round_rows)
+        )
         self._single_writer = single_writer
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -126,24 +137,31 @@ class Drainer:
 
     def _run(self) -> None:
         pause = 0.0
+        derived = False
         settling = self._settling
         while not self.stop.is_set():
             self.stop.wait(pause)
             pause = 0.0
-            if settling.waiting:  # statements wait: look again soon, woken or not
+            if derived:
+                pass
+            elif settling.waiting:  # statements wait: look again soon, woken or not
                 self.stop.wait(settling.quiet / 4)
             else:
                 self._wake.wait(self._poll)
             self._wake.clear()
+            derived = False
             if self.stop.is_set():
                 return
             try:
                 with self._new_session() as session:
-                    if not settling.due(time.monotonic(), derivation.newest_queued(session)):
+                    if not settling.due(time.monotonic(), derivation.queued_span(session)):
                         continue
                     started = time.monotonic()
                     taken = derivation.drain(session).taken
                 settling.derived()
+                # More may have come during the round: look at once, except where the
+                # round held the only write lock (then intake has its turn first).
+                derived = taken > 0 and not self._single_writer
                 # After a round, as long again for requests where a round holds the
                 # only write lock (SQLite): intake keeps at least half of the time.
                 if taken and self._single_writer:
@@ -176,6 +194,7 @@ def new_drainer(app: Flask) -> Drainer:
         float(app.config["EVIDENCE_POLL_SECONDS"]),
         float(app.config["EVIDENCE_DELAY_SECONDS"]),
         float(app.config["EVIDENCE_MAX_DELAY_SECONDS"]),
+        round_rows=int(app.config["EVIDENCE_ROUND_ROWS"]),
         single_writer=app.extensions["database"]["engine"].dialect.name == "sqlite",
     )
 

@@ -83,10 +83,20 @@ def _oldest(session: Session, limit: int) -> list[int]:
     )
 
 
-def newest_queued(session: Session) -> int | None:
-    """The id of the newest row waiting (None: nothing waits). It changes whenever a
-    statement is queued, which is how the drainer tells that statements keep coming."""
-    return session.scalar(select(QUEUE.c.id).where(_PENDING).order_by(QUEUE.c.id.desc()).limit(1))
+def queued_span(session: Session) -> tuple[int, int] | None:
+    """The ids of the oldest and newest rows waiting (None: nothing waits), two index
+    lookups. The newest changes whenever a statement is queued, which is how the
+    drainer tells that statements keep coming; ``newest - oldest + 1`` bounds how many
+    wait (ids only grow; rows set aside or taken between them make it an
+    over-estimate)."""
+    pending = select(QUEUE.c.id).where(_PENDING).limit(1)
+    oldest, newest = session.execute(
+        select(
+            pending.order_by(QUEUE.c.id).scalar_subquery(),
+            pending.order_by(QUEUE.c.id.desc()).scalar_subquery(),
+        )
+    ).one()
+    return None if oldest is None or newest is None else (int(oldest), int(newest))
 
 
 def derive_rows(session: Session, queue_ids: Sequence[int]) -> DerivationRun:

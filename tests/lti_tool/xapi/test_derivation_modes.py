@@ -330,6 +330,26 @@ def test_a_statement_queued_again_gives_its_evidence_once(
 
 
 @pytest.mark.usefixtures("worker_mode")
+def test_the_drainer_sees_the_span_of_waiting_rows_without_those_set_aside(
+    lrs: Lrs, session: Session, world: World
+) -> None:
+    """What tells the loop how many wait (a round's worth: derive at once)."""
+    assert derivation.queued_span(session) is None
+    lrs.post([passed(world.bob), passed(world.alice), passed(world.bob)])
+    ids = list(session.scalars(select(DerivationQueue.id).order_by(DerivationQueue.id)))
+    assert len(ids) == 3
+    assert derivation.queued_span(session) == (ids[0], ids[2])
+    session.execute(
+        derivation.QUEUE.update()
+        .where(DerivationQueue.id == ids[0])
+        .values(failed_at=utcnow(), last_error="set aside")
+    )
+    assert derivation.queued_span(session) == (ids[1], ids[2])
+    assert derivation.drain(session).taken == 2
+    assert derivation.queued_span(session) is None  # the one set aside waits for --retry
+
+
+@pytest.mark.usefixtures("worker_mode")
 def test_voiding_withdraws_the_evidence_when_the_worker_derives_it(
     lrs: Lrs, runner: FlaskCliRunner, session: Session, world: World
 ) -> None:
