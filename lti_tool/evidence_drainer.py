@@ -65,7 +65,7 @@ class Settling:
 
     quiet: float
     longest: float
-    rows: int = 250
+    rows: int
     _first_seen: float | None = None
     _newest: int | None = None
     _changed_at: float = 0.0
@@ -103,7 +103,7 @@ class Drainer:
         delay_seconds: float,
         max_delay_seconds: float,
         *,
-        round_rows: int = 250,
+        round_rows: int,
         single_writer: bool = False,
     ) -> None:
         self._new_session = new_session
@@ -137,19 +137,16 @@ class Drainer:
 
     def _run(self) -> None:
         pause = 0.0
-        derived = False
+        look_now = False  # a round just took rows: more may have come meanwhile
         settling = self._settling
         while not self.stop.is_set():
             self.stop.wait(pause)
-            pause = 0.0
-            if derived:
-                pass
-            elif settling.waiting:  # statements wait: look again soon, woken or not
+            if settling.waiting:  # statements wait: look again soon, woken or not
                 self.stop.wait(settling.quiet / 4)
-            else:
+            elif not look_now:
                 self._wake.wait(self._poll)
             self._wake.clear()
-            derived = False
+            pause, look_now = 0.0, False
             if self.stop.is_set():
                 return
             try:
@@ -159,13 +156,12 @@ class Drainer:
                     started = time.monotonic()
                     taken = derivation.drain(session).taken
                 settling.derived()
-                # More may have come during the round: look at once, except where the
-                # round held the only write lock (then intake has its turn first).
-                derived = taken > 0 and not self._single_writer
-                # After a round, as long again for requests where a round holds the
-                # only write lock (SQLite): intake keeps at least half of the time.
                 if taken and self._single_writer:
+                    # The round held the only write lock (SQLite): as long again for
+                    # requests, so that intake keeps at least half of the time.
                     pause = time.monotonic() - started
+                else:
+                    look_now = taken > 0
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
                 pause = OUTAGE_PAUSE_SECONDS

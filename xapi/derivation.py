@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,6 @@ from referentiel.orm import utcnow
 from xapi.evidence import EvidenceChange, rederive, statement_facts
 from xapi.evidence_lock import serialise
 from xapi.models import DerivationQueue
-from xapi.value_lists import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +64,9 @@ class DerivationRun:
         return self
 
 
-def enqueue(session: Session | Connection, statement_ids: Iterable[str]) -> None:
-    """Queue statements for derivation, in the caller's transaction."""
-    insert_rows(session, QUEUE, queue_rows(statement_ids))
-
-
 def queue_rows(statement_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The queue rows of these statements (for a caller inserting them with others)."""
+    """The queue rows of these statements, for the caller to insert in its transaction
+    (statement storage inserts them with the statements' own rows)."""
     now = utcnow()
     return [{"statement_id": ident, "queued_at": now} for ident in dict.fromkeys(statement_ids)]
 

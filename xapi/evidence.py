@@ -45,7 +45,7 @@ from xapi import actors, learners, mapping
 from xapi.evidence_lock import serialise
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed
-from xapi.value_lists import CHUNK, chunks, insert_rows, one_of
+from xapi.value_lists import chunks, insert_rows, one_of
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ FACTS = select(
 
 
 def statement_facts(session: Session, statement_ids: Sequence[str]) -> list[StatementFacts]:
-    """The facts of these statements, read :data:`CHUNK` ids at a time."""
+    """The facts of these statements, read a chunk of ids at a time (:func:`chunks`)."""
     rows = [
         row
         for chunk in chunks(list(statement_ids))
@@ -225,12 +225,11 @@ def resolve_pending_for_users(session: Session, user_ids: Iterable[int]) -> Touc
     learners.remember_keys(session, added, removed)
     new_keys = sorted({key for _, key in added})
     pending: set[str] = set()
-    for start in range(0, len(new_keys), CHUNK):
+    for chunk in chunks(new_keys):
         pending |= set(
             session.scalars(
                 select(Statement.id).where(
-                    one_of(session, Statement.actor_key, new_keys[start : start + CHUNK]),
-                    ~Statement.voided,
+                    one_of(session, Statement.actor_key, chunk), ~Statement.voided
                 )
             )
         )
@@ -320,11 +319,11 @@ def _wanted_evidence(
 
 def _existing_evidence(session: Session, statement_ids: list[str]) -> dict[_EvidenceKey, int]:
     existing: dict[_EvidenceKey, int] = {}
-    for start in range(0, len(statement_ids), CHUNK):
+    for chunk in chunks(statement_ids):
         rows = session.execute(
             select(
                 Evidence.statement_id, Evidence.learner_id, Evidence.competency_id, Evidence.id
-            ).where(one_of(session, Evidence.statement_id, statement_ids[start : start + CHUNK]))
+            ).where(one_of(session, Evidence.statement_id, chunk))
         )
         for statement_id, learner_id, competency_id, evidence_id in rows:
             existing[(statement_id, learner_id, competency_id)] = evidence_id
@@ -344,13 +343,8 @@ def _apply(
     # Core insert on the table, with NULLs rendered (the ORM bulk form splits rows by
     # which values are None, one INSERT per run of them).
     insert_rows(session, _EVIDENCE_TABLE, added)
-    withdrawn_ids = [evidence_id for _, evidence_id in withdrawn]
-    for start in range(0, len(withdrawn_ids), CHUNK):
-        session.execute(
-            delete(Evidence).where(
-                one_of(session, Evidence.id, withdrawn_ids[start : start + CHUNK])
-            )
-        )
+    for chunk in chunks([evidence_id for _, evidence_id in withdrawn]):
+        session.execute(delete(Evidence).where(one_of(session, Evidence.id, chunk)))
     events = [
         {
             "kind": "evidence.added",

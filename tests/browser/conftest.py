@@ -102,11 +102,18 @@ def playwright() -> Iterator[Any]:
         yield driver
 
 
-@pytest.fixture(scope="session")
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+def launched_chromium(playwright: Any, *extra_args: str) -> Iterator[Any]:
+    """Debian's Chromium with the project's flags (and ``extra_args``), closed after."""
+    chromium = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args]
+    )
     yield chromium
     chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    yield from launched_chromium(playwright)
 
 
 @pytest.fixture

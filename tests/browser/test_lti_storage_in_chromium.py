@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.browser.conftest import launched_chromium, screenshot
 from tests.lms.fixtures import LiveTool, load_builtin_referentiel, register_platform
 from tests.lms.platform import TestPlatform
 
@@ -27,11 +27,7 @@ SINGLE_PROCESS_SITES = ["--disable-site-isolation-trials", "--disable-features=s
 
 @pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Any]:
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + SINGLE_PROCESS_SITES
-    )
-    yield chromium
-    chromium.close()
+    yield from launched_chromium(playwright, *SINGLE_PROCESS_SITES)
 
 
 @pytest.fixture

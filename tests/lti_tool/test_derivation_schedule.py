@@ -11,7 +11,7 @@ from lti_tool.evidence_drainer import Settling
 
 
 def test_a_round_starts_once_statements_stop_coming() -> None:
-    settling = Settling(quiet=0.1, longest=0.5)
+    settling = Settling(quiet=0.1, longest=0.5, rows=100)
     assert not settling.due(0.0, None)  # nothing queued
     assert not settling.due(1.0, (7, 7))  # statement 7 seen: more may follow
     assert not settling.due(1.05, (7, 7))
@@ -19,7 +19,7 @@ def test_a_round_starts_once_statements_stop_coming() -> None:
 
 
 def test_a_steady_stream_is_derived_after_the_longest_wait() -> None:
-    settling = Settling(quiet=0.1, longest=0.5)
+    settling = Settling(quiet=0.1, longest=0.5, rows=100)
     now, newest = 0.0, 1
     while not settling.due(now, (1, newest)):  # a new statement at every look
         now, newest = now + 0.025, newest + 1
@@ -33,7 +33,7 @@ def test_a_steady_stream_is_derived_after_the_longest_wait() -> None:
 
 def test_a_queue_emptied_elsewhere_ends_the_wait() -> None:
     """Another process derived the rows: nothing to wait for any more."""
-    settling = Settling(quiet=0.1, longest=0.5)
+    settling = Settling(quiet=0.1, longest=0.5, rows=100)
     assert not settling.due(0.0, (3, 3))
     assert not settling.due(0.05, None)
     assert not settling.waiting
