@@ -5,11 +5,14 @@ Read only inside :func:`lti_tool.create_app`, never at import time.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from lti_tool.exceptions import ConfigurationError
 
 ENV_PREFIX = "LTI_TOOL_"
 
@@ -78,14 +81,25 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX) :]
         if key in _INT_KEYS:
-            values[key] = int(raw)
+            values[key] = _number(name, raw, int)
         elif key in _FLOAT_KEYS:
-            values[key] = float(raw)
+            values[key] = _number(name, raw, float)
         elif key in _BOOL_KEYS:
             values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
         else:
             values[key] = raw
     return values
+
+
+def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+    """A numeric setting: a finite, non-negative number, or one line saying what is wrong."""
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{name} must be a finite number of at least 0, not {raw!r}")
+    return value
 
 
 def kept_secret_key(instance_path: Path) -> str:

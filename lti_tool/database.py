@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.exceptions import ConfigurationError
@@ -45,12 +45,21 @@ def make_engine(
     # faster than the json module, and derivation writes one per evidence row.
     options: dict[str, Any] = {
         "future": True,
+        # Errors and logs never show the values of a statement: they may be secrets
+        # (private keys, credential hashes) or a learner's data.
+        "hide_parameters": True,
         "json_serializer": _json_text,
         "json_deserializer": orjson.loads,
     }
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 30}
-    engine = create_engine(url, **options)
+    try:
+        engine = create_engine(url, **options)
+    except (ArgumentError, ValueError, ImportError) as error:  # ImportError: no driver
+        raise ConfigurationError(
+            f"LTI_TOOL_DATABASE_URL is not a database URL the tool can use "
+            f"({type(error).__name__}: {_without_password(error, url)})"
+        ) from None
     if engine.dialect.name == "sqlite":
         synchronous = "NORMAL" if durability == "relaxed" else "FULL"
 
@@ -75,6 +84,19 @@ def make_engine(
     if engine.dialect.name != "sqlite":  # a server, which may restart under the pool
         _ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+def _without_password(error: Exception, url: str) -> str:
+    """The error's text with the URL's password (if any) masked."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    scheme_end = url.find("://")
+    at = url.rfind("@")
+    if scheme_end != -1 and at > scheme_end:
+        credentials = url[scheme_end + 3 : at]
+        _, colon, password = credentials.partition(":")
+        if colon and password:
+            text = text.replace(password, "***")
+    return text
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

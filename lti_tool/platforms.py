@@ -11,6 +11,14 @@ from sqlalchemy.orm import Session
 from lti_tool.exceptions import PlatformError
 from lti_tool.models.platform import Deployment, Platform
 
+TEXT_LIMIT = 255  # issuer, client id, name and deployment id columns
+
+
+def _bounded(label: str, value: str) -> str:
+    if len(value) > TEXT_LIMIT:
+        raise PlatformError(f"{label} is at most {TEXT_LIMIT} characters.")
+    return value
+
 
 def _check_url(label: str, url: str) -> str:
     parts = urlsplit(url)
@@ -43,8 +51,8 @@ def save_platform(
 
     Deployment ids are added, never removed here. Returns the row and whether it is new.
     """
-    issuer = _issuer(issuer)
-    client_id = client_id.strip()
+    issuer = _bounded("The issuer", _issuer(issuer))
+    client_id = _bounded("The client id", client_id.strip())
     if not client_id:
         raise PlatformError("The client id must not be empty.")
     platform = session.scalar(
@@ -60,11 +68,11 @@ def save_platform(
     platform.key_set_url = _check_url("The key set URL", key_set_url)
     platform.auth_audience = auth_audience or None
     if name:
-        platform.name = name
+        platform.name = _bounded("The name", name)
     session.flush()
     known = {d.deployment_id for d in platform.deployments}
     for deployment_id in deployment_ids:
-        deployment_id = deployment_id.strip()
+        deployment_id = _bounded("A deployment id", deployment_id.strip())
         if not deployment_id:
             raise PlatformError("A deployment id must not be empty.")
         if deployment_id not in known:

@@ -18,15 +18,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
-from xapi.exceptions import CredentialNotFound, Unauthorized
+from xapi.exceptions import CredentialNotFound, InvalidCredential, Unauthorized
 from xapi.models import Credential
 
 SCHEME = "hmac-sha256"
+TEXT_LIMIT = 255  # the name and platform columns
 
 
 @dataclass(frozen=True)
@@ -71,30 +73,47 @@ def create_credential(
 ) -> IssuedCredential:
     name = name.strip()
     if not name:
-        raise ValueError("a credential needs a name")
+        raise InvalidCredential("a credential needs a name")
+    if len(name) > TEXT_LIMIT:
+        raise InvalidCredential(f"a credential's name is at most {TEXT_LIMIT} characters")
+    issuer = _platform_issuer(platform_issuer) if platform_issuer else None
     secret = secrets.token_urlsafe(32)
     credential = Credential(
         key=secrets.token_hex(12),
         secret_hash=hash_secret(secret),
         name=name,
-        platform_issuer=platform_issuer.rstrip("/") if platform_issuer else None,
+        platform_issuer=issuer,
     )
     session.add(credential)
     session.flush()
     return IssuedCredential(credential, secret)
 
 
+def _platform_issuer(value: str) -> str:
+    """An LTI issuer is an https URL (http on a test platform), at most TEXT_LIMIT long."""
+    issuer = value.strip().rstrip("/")
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise InvalidCredential(f"the platform must be an issuer URL, not {value!r}")
+    if len(issuer) > TEXT_LIMIT:
+        raise InvalidCredential(f"a platform issuer is at most {TEXT_LIMIT} characters")
+    return issuer
+
+
 def list_credentials(session: Session) -> Sequence[Credential]:
     return session.scalars(select(Credential).order_by(Credential.id)).all()
 
 
-def revoke_credential(session: Session, key: str) -> Credential:
+def revoke_credential(session: Session, key: str) -> tuple[Credential, bool]:
+    """The credential, revoked, and whether it was active until now (revoking twice is
+    harmless: a page submitted twice must not fail)."""
     credential = session.scalar(select(Credential).where(Credential.key == key))
     if credential is None:
         raise CredentialNotFound(f"no xAPI credential with key {key!r}")
-    if credential.revoked_at is None:
+    was_active = credential.revoked_at is None
+    if was_active:
         credential.revoked_at = utcnow()
-    return credential
+    return credential, was_active
 
 
 # Built once: constructing a statement costs more than running this one on SQLite.

@@ -46,6 +46,10 @@ class CredentialNotFound(XapiError):
     """No credential with that key (CLI: one line, exit 1)."""
 
 
+class InvalidCredential(XapiError):
+    """A credential that cannot be created as asked (its name or platform)."""
+
+
 class PullError(XapiError):
     """The remote LRS could not be read (network, status, body)."""
 

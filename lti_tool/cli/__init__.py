@@ -1,7 +1,8 @@
 """The ``lti-tool`` console command.
 
 Each feature adds its group next to the code it drives; this module only assembles
-them and turns domain errors into one line on stderr and a non-zero exit.
+them and turns failures into one line on stderr and a non-zero exit
+(:mod:`lti_tool.cli.failures`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask.cli import ScriptInfo, load_dotenv
 from lti_tool import create_app
 from lti_tool.cli.database import db_group
 from lti_tool.cli.evidence import evidence_group
+from lti_tool.cli.failures import DOMAIN_ERRORS, OUTSIDE_ERRORS, describe
 from lti_tool.cli.lti import keys_group, platform_group
 from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
@@ -22,21 +24,17 @@ from lti_tool.cli.rules import rules_group
 from lti_tool.cli.serve import serve_command
 from lti_tool.cli.worker import worker_group
 from lti_tool.cli.xapi import xapi_group
-from lti_tool.exceptions import LtiToolError
-from referentiel.exceptions import ReferentielError
-from xapi.exceptions import XapiError
-
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (LtiToolError, ReferentielError, XapiError)
 
 
 class ToolGroup(click.Group):
-    """A FlaskGroup whose domain errors end as one clear line and exit status 1."""
+    """A group whose failures end as one clear line on stderr and exit status 1: the
+    domain's errors, and the database, files or network failing beneath a command."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except DOMAIN_ERRORS as error:
-            click.echo(f"Error: {error}", err=True)
+        except (*DOMAIN_ERRORS, *OUTSIDE_ERRORS) as error:
+            click.echo(f"Error: {describe(error)}", err=True)
             sys.exit(1)
 
 

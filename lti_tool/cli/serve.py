@@ -22,16 +22,30 @@ def admin_urls(base_url: str) -> dict[str, str]:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
-@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Worker threads.",
+)
 @with_appcontext
 def serve_command(host: str, port: int, threads: int) -> None:
     """Run the tool with waitress (upgrading the database first)."""
-    from waitress import serve
+    from waitress import create_server
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(db.engine)
+    # Bound before anything is printed: a port in use or an unknown host fails here,
+    # as one line, and the banner only ever names an address that answers.
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="lti-tool")
+    except ValueError as error:  # waitress: a host that does not resolve
+        raise click.BadParameter(str(error), param_hint="'--host'") from None
     click.echo(f"Serving on http://{host}:{port} (public base URL {app.config['BASE_URL']})")
     for label, url in admin_urls(app.config["BASE_URL"]).items():
         click.echo(f"  {label}: {url}")
-    serve(app, host=host, port=port, threads=threads, ident="lti-tool")
+    server.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -16,6 +17,7 @@ from lti_tool import evidence_drainer
 from lti_tool.achievement import outbox, recompute
 from lti_tool.achievement.delivery import Worker
 from lti_tool.achievement.outbox import DeliverySettings
+from lti_tool.cli.arguments import ROW_ID
 from lti_tool.config import DEFAULTS
 from lti_tool.database import db
 from xapi import derivation
@@ -39,11 +41,14 @@ def delivery_settings(config: Any, **overrides: Any) -> DeliverySettings:
     "--max-wait",
     default=30.0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(0, 86400),
     help="With --once: longest backoff to wait out before exiting.",
 )
 @click.option(
-    "--lease-seconds", type=float, default=None, help="Claim lease (default from config)."
+    "--lease-seconds",
+    type=click.FloatRange(1, 86400),
+    default=None,
+    help="Claim lease (default from config).",
 )
 @click.pass_context
 @with_appcontext
@@ -166,7 +171,7 @@ def dead_letters_command(issuer: str | None, as_json: bool) -> None:
 
 
 @worker_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--all", "retry_all", is_flag=True, help="Every dead letter.")
 @click.option("--platform", "issuer", default=None, help="With --all: only this platform's.")
 @with_appcontext
@@ -174,6 +179,10 @@ def retry_command(ids: tuple[int, ...], retry_all: bool, issuer: str | None) -> 
     """Queue dead letters again: give their ids, or --all."""
     if not ids and not retry_all:
         raise click.UsageError("give dead-letter ids or --all")
+    if ids and retry_all:
+        raise click.UsageError("give dead-letter ids or --all, not both")
+    if issuer and not retry_all:
+        raise click.UsageError("--platform goes with --all")
     requeued = outbox.retry(db.session, None if retry_all else ids, actor="cli", issuer=issuer)
     missing = sorted(set(ids) - set(requeued))
     if missing:
@@ -181,3 +190,5 @@ def retry_command(ids: tuple[int, ...], retry_all: bool, issuer: str | None) -> 
             f"Not dead letters (left alone): {', '.join(f'#{i}' for i in missing)}", err=True
         )
     click.echo(f"Queued {len(requeued)} score(s) again.")
+    if missing:
+        sys.exit(1)

@@ -4,12 +4,14 @@ rules, and pulling from another LRS."""
 from __future__ import annotations
 
 import json
+import sys
 from time import sleep
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from lti_tool.cli.arguments import ROW_ID
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
 from xapi import mapping_rules
@@ -76,7 +78,7 @@ def map_list_command() -> None:
 
 
 @map_group.command("remove")
-@click.argument("rule_id", type=int)
+@click.argument("rule_id", type=ROW_ID)
 @with_appcontext
 def map_remove_command(rule_id: int) -> None:
     """Remove a mapping rule and withdraw the evidence only it produced."""
@@ -115,15 +117,18 @@ def create_command(name: str, platform_issuer: str | None, as_json: bool) -> Non
     if not name.strip():
         raise click.UsageError("--name must not be empty")
     issued = xapi_credentials.create_credential(db.session, name, platform_issuer)
-    db.session.commit()
     key = issued.credential.key
+    # The secret is written out before the credential is committed: if it cannot be
+    # shown (a full disk, a closed pipe), no credential is left whose secret nobody has.
     if as_json:
         click.echo(json.dumps({"key": key, "secret": issued.secret}))
-        return
-    bound = f", bound to {issued.credential.platform_issuer}" if platform_issuer else ""
-    click.echo(f"Created xAPI credential {name!r}{bound}.")
-    click.echo(f"  key:    {key}")
-    click.echo(f"  secret: {issued.secret}  (shown once: store it now)")
+    else:
+        bound = f", bound to {issued.credential.platform_issuer}" if platform_issuer else ""
+        click.echo(f"Created xAPI credential {name!r}{bound}.")
+        click.echo(f"  key:    {key}")
+        click.echo(f"  secret: {issued.secret}  (shown once: store it now)")
+    sys.stdout.flush()
+    db.session.commit()
 
 
 @credentials_group.command("list")
@@ -157,9 +162,12 @@ def list_command(as_json: bool) -> None:
 @with_appcontext
 def revoke_command(key: str) -> None:
     """Revoke a credential: its requests get 401 from now on."""
-    credential = xapi_credentials.revoke_credential(db.session, key)
+    credential, was_active = xapi_credentials.revoke_credential(db.session, key)
     db.session.commit()
-    click.echo(f"Revoked xAPI credential {credential.key} ({credential.name}).")
+    if was_active:
+        click.echo(f"Revoked xAPI credential {credential.key} ({credential.name}).")
+    else:
+        click.echo(f"xAPI credential {credential.key} ({credential.name}) was already revoked.")
 
 
 @xapi_group.command("pull")
@@ -173,9 +181,19 @@ def revoke_command(key: str) -> None:
 )
 @click.option("--follow", is_flag=True, help="Keep polling for new statements.")
 @click.option(
-    "--interval", default=60.0, show_default=True, type=float, help="Seconds between polls."
+    "--interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 86400),
+    help="Seconds between polls.",
 )
-@click.option("--timeout", default=30.0, show_default=True, type=float, help="HTTP timeout.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="HTTP timeout.",
+)
 @click.option(
     "--from-start",
     is_flag=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -117,6 +118,18 @@ def test_platform_add_refuses_a_bad_url_in_one_line(runner: FlaskCliRunner) -> N
     result = invoke(runner, bad)
     assert result.exit_code == 1
     assert result.output.strip().startswith("Error: The key set URL must be an http(s) URL")
+
+
+@pytest.mark.parametrize("option", ["--issuer", "--client-id", "--name", "--deployment-id"])
+def test_platform_add_refuses_a_value_longer_than_kept(
+    runner: FlaskCliRunner, app: Flask, option: str
+) -> None:
+    long = [*ADD]
+    value = long[long.index(option) + 1]
+    long[long.index(option) + 1] = value + "x" * (256 - len(value))
+    result = invoke(runner, long)
+    assert result.exit_code == 1 and "is at most 255 characters" in result.output
+    assert "No platform" in invoke(runner, ["platform", "list"]).output
 
 
 def test_platform_deactivate_then_activate(runner: FlaskCliRunner) -> None:

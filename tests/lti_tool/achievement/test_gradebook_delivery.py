@@ -266,10 +266,25 @@ def test_a_refusal_is_dead_at_once_with_the_platforms_reason(
     assert outbox.dead_letters(session, "https://other.test") == []
 
 
-def test_retry_unknown_id_is_reported(runner: FlaskCliRunner, world: World) -> None:
+def test_retry_unknown_id_is_reported_and_fails(runner: FlaskCliRunner, world: World) -> None:
     result = runner.invoke(main, ["worker", "retry", "999"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert "Not dead letters (left alone): #999" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["999", "--all"], "not both"),
+        (["999", "--platform", "https://moodle.test"], "--platform goes with --all"),
+        (["99999999999999999999"], "is not in the range"),
+    ],
+)
+def test_retry_refuses_what_it_would_ignore(
+    runner: FlaskCliRunner, world: World, args: list[str], complaint: str
+) -> None:
+    result = runner.invoke(main, ["worker", "retry", *args])
+    assert result.exit_code == 2 and complaint in result.output
 
 
 def _cli_env(app: Flask, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -76,3 +77,40 @@ def test_revoke_marks_the_credential_and_unknown_key_fails_in_one_line(
     missing = runner.invoke(main, ["xapi", "credentials", "revoke", "nope"])
     assert missing.exit_code == 1
     assert missing.output.strip() == "Error: no xAPI credential with key 'nope'"
+    again = runner.invoke(main, ["xapi", "credentials", "revoke", issued["key"]])
+    assert again.exit_code == 0 and "was already revoked" in again.output
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (["--name", "x" * 256], "Error: a credential's name is at most 255 characters"),
+        (["--name", "x", "--platform", "moodle"], "Error: the platform must be an issuer URL"),
+        (
+            ["--name", "x", "--platform", "https://moodle.example.org/" + "p" * 255],
+            "Error: a platform issuer is at most 255 characters",
+        ),
+    ],
+)
+def test_create_refuses_what_cannot_be_kept_in_one_line(
+    runner: FlaskCliRunner, app: Flask, options: list[str], complaint: str
+) -> None:
+    result = runner.invoke(main, ["xapi", "credentials", "create", *options])
+    assert result.exit_code == 1 and result.output.startswith(complaint)
+    with app.app_context():
+        assert db.session.scalar(select(Credential)) is None
+
+
+def test_no_credential_is_kept_when_its_secret_could_not_be_shown(
+    runner: FlaskCliRunner, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk or a closed pipe at the moment of printing: no orphan credential."""
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lti_tool.cli.xapi.click.echo", full_disk)
+    result = runner.invoke(main, ["xapi", "credentials", "create", "--name", "x", "--json"])
+    assert result.exit_code == 1
+    with app.app_context():
+        assert db.session.scalar(select(Credential)) is None
