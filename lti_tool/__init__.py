@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         health,
         i18n,
+        input_guard,
         learner_views,
         navigation,
         referentiel_views,
@@ -92,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.access import launch_url
 
     errors.init_app(app)
+    input_guard.init_app(app)
     i18n.init_app(app)
     csrf.init_app(app)
     security_headers.init_app(app)

@@ -57,7 +57,7 @@ from xapi.validation import StatementValidator, iri, uuid
 bp = Blueprint("xapi", __name__)
 
 SUPPORTED_VERSIONS = ["1.0.3", "2.0.0"]
-VERSION_RE = re.compile(r"^(1\.0|2\.0)(\.\d+)?$")
+VERSION_RE = re.compile(r"^(1\.0|2\.0)(\.\d+)?\Z")
 ALTERNATE_HEADERS = {
     "authorization",
     "x-experience-api-version",

@@ -22,14 +22,16 @@ from xapi.exceptions import InvalidStatement
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 
+# Patterns end with \Z, not $: in Python "$" also matches before a final newline, which
+# would let "…\n" through as an id, a hash or an IRI.
 UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 )
 # RFC 3987 requires a scheme (RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )).
-IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
-MAILTO_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
-SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-SHA2_RE = re.compile(r"^[0-9a-fA-F]{56}$|^[0-9a-fA-F]{64}$|^[0-9a-fA-F]{96}$|^[0-9a-fA-F]{128}$")
+IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f<>\"{}|\\^`]*\Z")
+MAILTO_RE = re.compile(r"^mailto:[^@\s]+@[^@\s]+\Z")
+SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}\Z")
+SHA2_RE = re.compile(r"^([0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})\Z")
 # RFC 5646 §2.1 (langtag, privateuse and the grandfathered irregular tags).
 LANGTAG_RE = re.compile(
     r"""^(
@@ -44,20 +46,20 @@ LANGTAG_RE = re.compile(
       |[Xx](-[A-Za-z0-9]{1,8})+
       |[Ii]-(ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)
       |[Ee][Nn]-[Gg][Bb]-[Oo][Ee][Dd]|[Ss][Gg][Nn]-(BE-FR|BE-NL|CH-DE)
-    )$""",
+    )\Z""",
     re.VERBOSE,
 )
 # ISO 8601 date-time as xAPI uses it (Data §4.5); the offset is checked apart.
 TIMESTAMP_RE = re.compile(
     r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[Tt](?P<h>\d{2}):(?P<mi>\d{2})"
     r"(:(?P<s>\d{2})(?P<f>[.,]\d+)?)?"
-    r"(?P<tz>[Zz]|(?P<sign>[+-])(?P<oh>\d{2})(:?(?P<om>\d{2}))?)?$"
+    r"(?P<tz>[Zz]|(?P<sign>[+-])(?P<oh>\d{2})(:?(?P<om>\d{2}))?)?\Z"
 )
 # ISO 8601:2004 §4.4.3.2 durations (Data §4.6); the week form PnW stands alone.
 DURATION_RE = re.compile(
     r"^P(?:\d+(?:\.\d+)?W"
     r"|(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?D)?"
-    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?)$"
+    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?)\Z"
 )
 INTERACTION_TYPES = {
     "true-false",
@@ -232,7 +234,8 @@ class StatementValidator:
                 _allowed(account, where, {"homePage", "name"})
                 _required(account, where, "homePage", "name")
                 iri(account["homePage"], f"{where}.homePage")
-                _string(account["name"], f"{where}.name")
+                if "\x00" in _string(account["name"], f"{where}.name"):
+                    raise _fail(f"{where}.name", "must not contain a NUL character")
         return found
 
     def agent(self, value: Any, path: str) -> None:
@@ -571,7 +574,7 @@ class StatementValidator:
             self.authority(obj["authority"], f"{path}.authority")
         if "version" in obj:
             version = _string(obj["version"], f"{path}.version")
-            pattern = r"^(1\.0|2\.0)(\.\d+)?$" if self.v2 else r"^1\.0(\.\d+)?$"
+            pattern = r"^(1\.0|2\.0)(\.\d+)?\Z" if self.v2 else r"^1\.0(\.\d+)?\Z"
             if not re.match(pattern, version):
                 raise _fail(f"{path}.version", f"must be a 1.0.x version, got {version!r}")
         verb = obj["verb"]

@@ -273,6 +273,38 @@ BAD = [
         ),
         "statement.attachments[0].sha2",
     ),
+    # What PostgreSQL text cannot hold (NUL) and what "$" would let through (a final
+    # newline): refused as invalid, never a server error or a stored "id\n".
+    (
+        "iri_must_not_hold_a_nul",
+        "h5p_answered",
+        _set("object.id", "http://x.org/a\x00"),
+        "statement.object.id",
+    ),
+    (
+        "account_name_must_not_hold_a_nul",
+        "moodle_quiz_completed",
+        _set("actor.account.name", "2\x00"),
+        "statement.actor.account.name",
+    ),
+    (
+        "mbox_must_not_hold_a_nul",
+        "h5p_answered",
+        _set("actor", {"mbox": "mailto:a\x00@b.org"}),
+        "statement.actor.mbox",
+    ),
+    (
+        "id_must_not_end_with_a_newline",
+        "cmi5_passed",
+        _set("id", "8f87ccde-bb56-4c2e-ab83-44982ef22df0\n"),
+        "statement.id",
+    ),
+    (
+        "iri_must_not_end_with_a_newline",
+        "h5p_answered",
+        _set("verb.id", "http://x.org/v\n"),
+        "statement.verb.id",
+    ),
 ]
 
 
