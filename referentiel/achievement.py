@@ -33,7 +33,9 @@ The rules, as a trainer reads them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+import math
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +46,13 @@ from referentiel.exceptions import ReferentielError
 
 class InvalidRule(ReferentielError):
     """A rule whose settings cannot be applied; the message names the setting."""
+
+
+# Bounds of the integer settings: beyond them a setting means nothing a trainer wants,
+# and it would overflow a date (validity_days) or a database integer.
+MAX_VALIDITY_DAYS = 36_500  # a hundred years
+MAX_ACTIVITIES = 1_000  # n_successes, k_activities: distinct activities of one competency
+MAX_CONFLICT_WINDOW = 100  # judged results checked; each state's tally keeps that many
 
 
 class Method(StrEnum):
@@ -77,17 +86,20 @@ class Rule:
             object.__setattr__(self, "method", Method(self.method))
         except ValueError:
             choices = ", ".join(m.value for m in Method)
-            raise InvalidRule(f"unknown method {self.method!r}: choose one of {choices}") from None
+            raise InvalidRule(
+                f"unknown method {_shown(self.method)}: choose one of {choices}"
+            ) from None
+        _check_number("mastery_threshold", self.mastery_threshold)
         if not 0.0 < self.mastery_threshold <= 1.0:
             raise InvalidRule("mastery_threshold must be above 0 and at most 1")
+        _check_number("decay_weight", self.decay_weight)
         if not 0.0 < self.decay_weight < 1.0:
             raise InvalidRule("decay_weight must be strictly between 0 and 1")
-        if self.n_successes < 1 or self.k_activities < 1:
-            raise InvalidRule("n_successes and k_activities must be at least 1")
-        if self.validity_days is not None and self.validity_days < 1:
-            raise InvalidRule("validity_days must be at least 1 day, or empty for no limit")
-        if self.conflict_window < 2:
-            raise InvalidRule("conflict_window must be at least 2")
+        _check_whole("n_successes", self.n_successes, 1, MAX_ACTIVITIES)
+        _check_whole("k_activities", self.k_activities, 1, MAX_ACTIVITIES)
+        if self.validity_days is not None:
+            _check_whole("validity_days", self.validity_days, 1, MAX_VALIDITY_DAYS, " (or null)")
+        _check_whole("conflict_window", self.conflict_window, 2, MAX_CONFLICT_WINDOW)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -97,14 +109,12 @@ class Rule:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Rule | None = None) -> Rule:
         """A rule from stored settings, unknown keys refused; missing ones come from ``base``."""
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
+        if not isinstance(data, Mapping):
+            raise InvalidRule(f"rule settings must be a JSON object, not {_shown(data)}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise InvalidRule(f"unknown rule setting(s): {', '.join(sorted(unknown))}")
-        try:
-            return replace(base or cls(), **dict(data))
-        except TypeError as error:  # e.g. a threshold given as text
-            raise InvalidRule(f"a rule setting has the wrong type: {error}") from error
+            raise InvalidRule(f"unknown rule setting(s): {', '.join(map(repr, sorted(unknown)))}")
+        return replace(base or cls(), **dict(data))
 
     def describe(self) -> str:
         """The rule in one sentence, for trainers."""
@@ -125,6 +135,29 @@ class Rule:
         if self.validity_days:
             text += f"; evidence older than {self.validity_days} days ignored"
         return text
+
+
+def _shown(value: Any) -> str:
+    """A setting's value for a message: short, and never a deep structure's repr."""
+    if isinstance(value, Mapping | list):
+        return "an object" if isinstance(value, Mapping) else "an array"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # null, true, false: as the JSON file says it
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRule(f"{name} must be a number, not {_shown(value)}")
+
+
+def _check_whole(name: str, value: Any, low: int, high: int, alternative: str = "") -> None:
+    # bool is an int to Python, and 2.0 passes a comparison: both refused.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidRule(
+            f"{name} must be a whole number from {low} to {high}{alternative}, not {_shown(value)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -484,20 +517,47 @@ class RuleSetting:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuleSetting:
-        unknown = set(data) - {"default", "blocs", "competencies"}
+        """Rules from JSON, every section and override checked now, not at the first
+        evidence that reaches it; the message names the section or override."""
+        sections = _section(data, "the rules")
+        unknown = set(sections) - {"default", "blocs", "competencies"}
         if unknown:
-            raise InvalidRule(f"unknown rule section(s): {', '.join(sorted(unknown))}")
-        setting = cls(
-            default=Rule.from_dict(data.get("default") or {}),
-            blocs=dict(data.get("blocs") or {}),
-            competencies=dict(data.get("competencies") or {}),
-        )
-        # Validate every override now, not at the first evidence that reaches it.
-        for override in setting.blocs.values():
-            Rule.from_dict(override, base=setting.default)
-        for key in setting.competencies:
+            raise InvalidRule(f"unknown rule section(s): {', '.join(map(repr, sorted(unknown)))}")
+        default = _rule(sections.get("default", {}), "default", base=None)
+        blocs = dict(_section(sections.get("blocs", {}), "blocs"))
+        competencies = dict(_section(sections.get("competencies", {}), "competencies"))
+        bloc_rules = {
+            key: _rule(settings, f"blocs[{key!r}]", base=default) for key, settings in blocs.items()
+        }
+        for key, settings in competencies.items():
             if "/" not in key:
                 raise InvalidRule(f"competency override {key!r} must be written 'bloc-key/CODE'")
+            bloc_key = key.split("/", 1)[0]
+            _rule(settings, f"competencies[{key!r}]", base=bloc_rules.get(bloc_key, default))
+        return cls(default=default, blocs=blocs, competencies=competencies)
+
+    def check_targets(self, codes_by_bloc: Mapping[str, Collection[str]]) -> None:
+        """Refuse overrides of blocs or competencies that are not in the framework
+        (``codes_by_bloc``: each bloc key with its competency codes)."""
+        unknown = [f"{key!r} (no such bloc)" for key in self.blocs if key not in codes_by_bloc]
+        for key in self.competencies:
             bloc_key, code = key.split("/", 1)
-            setting.rule_for(bloc_key, code)
-        return setting
+            if code not in codes_by_bloc.get(bloc_key, ()):
+                unknown.append(f"{key!r} (no such competency)")
+        if unknown:
+            raise InvalidRule(f"override of what the framework does not have: {', '.join(unknown)}")
+
+
+def _section(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidRule(f"{name} must be a JSON object, not {_shown(value)}")
+    return value
+
+
+def _rule(settings: Any, name: str, base: Rule | None) -> Rule:
+    """The rule ``settings`` make over ``base``; an error names the section ``name``."""
+    section = _section(settings, name)
+    try:
+        return Rule.from_dict(section, base=base)
+    except InvalidRule as error:
+        raise InvalidRule(f"{name}: {error}") from None

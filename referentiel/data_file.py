@@ -23,6 +23,7 @@ from referentiel.document import (
     CriterionDocument,
     FrameworkDocument,
     consistency_errors,
+    unstorable_character,
 )
 from referentiel.exceptions import InvalidReferentiel, ReferentielNotFound
 
@@ -75,6 +76,10 @@ def parse_text(text: str, *, source: str) -> FrameworkDocument:
         raise InvalidReferentiel(
             f"{source}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
+    except ValueError:  # json.loads' other one: an integer of more than 4300 digits
+        raise InvalidReferentiel(f"{source}: a number in the JSON is too long to read") from None
+    except RecursionError:
+        raise InvalidReferentiel(f"{source}: JSON nested too deeply to be a référentiel") from None
     return parse_data(data, source=source)
 
 
@@ -88,13 +93,40 @@ def parse_data(data: Any, *, source: str) -> FrameworkDocument:
 
 def first_problem(data: Any) -> str | None:
     """The first thing wrong with ``data`` as "<JSON path>: <reason>", or None."""
-    error = _first_schema_error(data)
+    unstorable = _unstorable_text(data)
+    if unstorable is not None:
+        return unstorable
+    try:
+        error = _first_schema_error(data)
+    except RecursionError:  # the schema's messages repr() the value, however deep
+        return "$: nested too deeply to be a référentiel"
     if error is not None:
         return f"{error.json_path}: {_short(error)}"
     problems = consistency_errors(document_from_data(data))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return f"{problems[0]}{more}"
+    return None
+
+
+def _unstorable_text(data: Any) -> str | None:
+    """The first string of ``data`` (keys included) that no database can store, as
+    "<JSON path>: <reason>". Every import format is checked here, whatever it allows."""
+    pending: list[tuple[str, Any]] = [("$", data)]
+    while pending:  # a loop, not recursion: the data may be nested as deep as JSON allows
+        path, value = pending.pop()
+        if isinstance(value, str):
+            reason = unstorable_character(value)
+            if reason is not None:
+                return f"{path}: {reason}"
+        elif isinstance(value, dict):
+            for key in value:
+                reason = unstorable_character(key)
+                if reason is not None:
+                    return f"{path}: a key {reason}"
+            pending.extend((f"{path}.{key}", item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
     return None
 
 

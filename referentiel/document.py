@@ -10,12 +10,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT_NAME = "lti-tool-referentiel"
 FORMAT_VERSION = 1
+MAX_NUMBER = 999  # of a bloc or an activity; referentiel.schema.json says the same
+# Python strings can hold a lone surrogate (JSON's "\ud800") and NUL; UTF-8 cannot
+# encode the first, and PostgreSQL refuses the second in text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def parse_number(text: str) -> int | None:
+    """``text`` as a bloc or activity number, or None unless it is ASCII digits for
+    0 to MAX_NUMBER (``int`` also takes " 12", "1_2" and "١٢", and any size)."""
+    digits = text.lstrip("0") or text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_NUMBER)):
+        return None
+    number = int(digits)
+    return number if number <= MAX_NUMBER else None
+
+
+def unstorable_character(text: str) -> str | None:
+    """Why ``text`` cannot be stored (a NUL or a lone surrogate in it), or None."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
+    return f"contains {what} (U+{ord(found.group()):04X}), which cannot be stored"
 
 
 @dataclass(frozen=True)

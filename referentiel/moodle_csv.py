@@ -29,9 +29,12 @@ from lxml import etree
 
 from referentiel import data_file
 from referentiel.document import (
+    MAX_NUMBER,
     BlocDocument,
     CompetencyDocument,
     FrameworkDocument,
+    parse_number,
+    unstorable_character,
 )
 from referentiel.exceptions import InvalidReferentiel, ReferentielNotFound
 
@@ -314,11 +317,20 @@ def read_csv_text(text: str, *, source: str) -> FrameworkDocument:
                     raise InvalidReferentiel(
                         f"{source}: line {line}: {len(cells)} columns, expected {len(HEADER)}"
                     )
+                _refuse_unstorable(cells, f"{source}: line {line}")
                 rows.append(_Row(line, cells))
             line = reader.line_num + 1
     except csv.Error as error:
         raise InvalidReferentiel(f"{source}: line {line}: {error}") from None
     return _document(rows, source)
+
+
+def _refuse_unstorable(cells: list[str], where: str) -> None:
+    # Checked in the cells: the HTML parser would drop a description holding them.
+    for title, cell in zip(HEADER, cells, strict=False):
+        reason = unstorable_character(cell)
+        if reason is not None:
+            raise InvalidReferentiel(f"{where}: {title} {reason}")
 
 
 def _document(rows: list[_Row], source: str) -> FrameworkDocument:
@@ -364,7 +376,7 @@ def _document(rows: list[_Row], source: str) -> FrameworkDocument:
     lines: dict[tuple[int, ...], int] = {}
     for i, bloc_row in enumerate(blocs):
         lines[(i,)] = bloc_row.line
-        bloc = _bloc_data(bloc_row, data["id"])
+        bloc = _bloc_data(bloc_row, data["id"], f"{source}: line {bloc_row.line}")
         for j, child in enumerate(children[bloc_row.idnumber]):
             lines[(i, j)] = child.line
             bloc["competencies"].append(_competency_data(child, bloc_row.idnumber))
@@ -441,16 +453,32 @@ def _framework_data(row: _Row) -> dict[str, Any]:
     return data
 
 
-def _bloc_data(row: _Row, framework_key: str) -> dict[str, Any]:
+def _number(text: str | None, where: str, what: str) -> int:
+    """A bloc or activity number read from the CSV; 0 when there is none."""
+    if not text:
+        return 0
+    number = parse_number(text)
+    if number is None:
+        raise InvalidReferentiel(
+            f"{where}: {what} is {text!r}, not a number from 0 to {MAX_NUMBER}"
+        )
+    return number
+
+
+def _bloc_data(row: _Row, framework_key: str, where: str) -> dict[str, Any]:
     root = _fragment(row.description)
     meta = _first(root, "bloc-meta")
     if meta is None:
         prefix = framework_key.upper() + "-"
         key = _slug(row.idnumber.removeprefix(prefix))
-        number_match = re.search(r"\d+", key)
+        number_match = re.search(r"[0-9]+", key)
         return {
             "key": key,
-            "number": int(number_match.group()) if number_match else 0,
+            "number": _number(
+                number_match.group() if number_match else None,
+                where,
+                f"the bloc number in ID number {row.idnumber!r}",
+            ),
             "title": row.shortname,
             "description": _plain(row.description),
             "competencies": [],
@@ -463,7 +491,7 @@ def _bloc_data(row: _Row, framework_key: str) -> dict[str, Any]:
     raw = _first(root, "bloc-competency-list-raw")
     bloc: dict[str, Any] = {
         "key": meta.get("data-key"),
-        "number": int(meta.get("data-number") or 0),
+        "number": _number(meta.get("data-number"), where, "bloc number (data-number)"),
         "title": _text(full_title)
         if full_title is not None
         else (label_match.group(1) if label_match else row.shortname),
@@ -473,7 +501,7 @@ def _bloc_data(row: _Row, framework_key: str) -> dict[str, Any]:
         "activities": [
             {
                 "key": li.get("data-key"),
-                "number": int(li.get("data-number") or 0),
+                "number": _number(li.get("data-number"), where, "activity number (data-number)"),
                 "title": _text(_first(li, "activity-title")),
             }
             for li in (activities.findall("li") if activities is not None else [])

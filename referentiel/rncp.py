@@ -21,7 +21,13 @@ import lxml.html
 from lxml import etree
 
 from referentiel import data_file
-from referentiel.document import BlocDocument, CompetencyDocument, FrameworkDocument
+from referentiel.document import (
+    MAX_NUMBER,
+    BlocDocument,
+    CompetencyDocument,
+    FrameworkDocument,
+    parse_number,
+)
 from referentiel.exceptions import InvalidReferentiel, ReferentielNotFound
 
 _BULLET = re.compile(r"^\s*(?:[-–—•·*▪●◦]|\d{1,2}[.)]\s)\s*")
@@ -35,9 +41,13 @@ def read_rncp_file(path: Path, *, fiche: str | None = None) -> list[FrameworkDoc
     Raises InvalidReferentiel naming the line or element of the first problem, before
     anything is written anywhere.
     """
+    if fiche is not None and not fiche.strip():
+        raise InvalidReferentiel(
+            "the fiche number given is empty: name one (RNCPnnnnn), or none for every fiche"
+        )
     if not path.is_file():
         raise ReferentielNotFound(f"{path}: no such file")
-    wanted = fiche.strip().upper() if fiche else None
+    wanted = fiche.strip().upper() if fiche is not None else None
     try:
         with path.open("rb") as handle:
             documents = _read_fiches(handle, path, wanted)
@@ -164,16 +174,29 @@ def _bloc(element: Any, fiche_number: str, path: Path, position: int) -> BlocDoc
     title = _child_text(element, "LIBELLE")
     if not title:
         raise InvalidReferentiel(f"{where} {code} has no LIBELLE")
-    number_match = re.search(r"(\d+)\s*$", code)
     raw_list = _inner_markup(_child(element, "LISTE_COMPETENCES"))
     return BlocDocument(
         key=key[:50],
-        number=int(number_match.group(1)) if number_match else position + 1,
+        number=_bloc_number(code, where, position),
         title=title,
         competencies=tuple(split_competencies(raw_list)),
         modalities=tuple(text_lines(_inner_markup(_child(element, "MODALITES_EVALUATION")))),
         competency_list_raw=raw_list,
     )
+
+
+def _bloc_number(code: str, where: str, position: int) -> int:
+    """The number ending the bloc's code (RNCP36004BC03: 3), else its place in the fiche."""
+    digits = re.search(r"([0-9]+)\s*$", code)
+    if digits is None:
+        return position + 1
+    number = parse_number(digits.group(1))
+    if number is None:
+        raise InvalidReferentiel(
+            f"{where} code {code!r} ends with {digits.group(1)}, not a bloc number "
+            f"from 0 to {MAX_NUMBER}"
+        )
+    return number
 
 
 def text_lines(markup: str) -> list[str]:

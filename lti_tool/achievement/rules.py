@@ -31,6 +31,11 @@ def rules_in_force(session: Session, framework_id: int) -> tuple[RuleSetting, in
     return RuleSetting.from_dict(row.rules), row.version
 
 
+def _codes_by_bloc(framework: Framework) -> dict[str, set[str]]:
+    # Retired ones included: their rows, evidence and states are kept.
+    return {bloc.key: {c.code for c in bloc.competencies} for bloc in framework.blocs}
+
+
 def set_rules(
     session: Session,
     framework: Framework,
@@ -39,12 +44,14 @@ def set_rules(
     actor: str,
     reason: str = "",
 ) -> RuleSetVersion:
-    """Record a new version of ``framework``'s rules (validated first) in the trail.
+    """Record a new version of ``framework``'s rules (validated first, overrides
+    against its blocs and competencies) in the trail.
 
     States are not recomputed here: call ``recompute.recompute_framework`` in the same
     transaction so that every state names the version that produced it.
     """
     setting = RuleSetting.from_dict(rules)
+    setting.check_targets(_codes_by_bloc(framework))
     latest = session.scalar(
         select(func.max(RuleSetVersion.version)).where(RuleSetVersion.framework_id == framework.id)
     )

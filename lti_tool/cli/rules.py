@@ -63,6 +63,10 @@ def set_command(framework_key: str, reason: str, rules_file: Path) -> None:
         data = json.loads(rules_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidRule(f"{rules_file} is not JSON: {error}") from error
+    except ValueError:  # json.loads' other one: an integer of more than 4300 digits
+        raise InvalidRule(f"{rules_file}: a number in the JSON is too long to read") from None
+    except RecursionError:
+        raise InvalidRule(f"{rules_file}: JSON nested too deeply to be rules") from None
     if not isinstance(data, dict):
         raise InvalidRule(f"{rules_file} must hold a JSON object")
     session = db.session

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, func, select
@@ -71,6 +73,37 @@ def test_bad_file_exits_1_with_one_line_and_loads_nothing(
     assert result.output.count("\n") == 1
     assert result.output.startswith(f"Error: {path}: $.blocs[5].competencies[2].code: 'C 3'")
     assert competency_count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["blocs"][0].update(number=10**30), "$.blocs[0].number: 10000"),
+        (lambda d: d.update(id="test-c\n"), "$.id: 'test-c\\n' does not match"),
+        (lambda d: d.update(title="\ud800"), "$.title: contains an unpaired surrogate"),
+        (lambda d: d.update(title="DIPLOVIS\x00"), "$.title: contains a NUL character"),
+        (lambda d: d.update(language="fr-abcdefgh-ijklmnop"), "$.language: 'fr-abcdefgh"),
+    ],
+)
+def test_what_cannot_be_stored_exits_1_in_one_line_and_loads_nothing(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, mutate: Any, message: str
+) -> None:
+    data = read_builtin("diplovis-bgdc").to_data()
+    mutate(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(main, ["referentiel", "load", str(path)])
+    assert (result.exit_code, result.output.count("\n")) == (1, 1), result.output
+    assert result.output.startswith(f"Error: {path}: {message}")
+    assert competency_count(app) == 0
+
+
+def test_json_nested_too_deeply_exits_1_in_one_line(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = runner.invoke(main, ["referentiel", "load", str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path}: JSON nested too deeply to be a référentiel\n"
 
 
 def test_unknown_name_and_broken_json_exit_1(runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -159,6 +192,16 @@ def test_import_rncp_loads_every_fiche_or_the_one_asked(runner: FlaskCliRunner) 
     ]
     listed = runner.invoke(main, ["referentiel", "list"]).output
     assert "rncp38211 2023-11-29: Responsable du développement commercial" in listed
+
+
+def test_import_rncp_with_an_empty_fiche_loads_nothing(app: Flask, runner: FlaskCliRunner) -> None:
+    sample = str(RNCP_FIXTURES / "rncp-sample.xml")
+    result = runner.invoke(main, ["referentiel", "import-rncp", sample, "--fiche", ""])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the fiche number given is empty: name one (RNCPnnnnn), or none for every fiche\n"
+    )
+    assert competency_count(app) == 0
 
 
 def test_import_rncp_bad_file_loads_nothing(app: Flask, runner: FlaskCliRunner) -> None:

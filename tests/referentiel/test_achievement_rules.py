@@ -186,10 +186,17 @@ def test_explanation_lists_the_latest_pieces_and_counts_them_all() -> None:
     [
         ({"method": "median"}, "unknown method"),
         ({"mastery_threshold": 0}, "mastery_threshold"),
-        ({"mastery_threshold": "high"}, "wrong type"),
+        ({"mastery_threshold": "high"}, "mastery_threshold must be a number, not 'high'"),
+        ({"mastery_threshold": float("nan")}, "mastery_threshold must be a number"),
         ({"decay_weight": 1}, "decay_weight"),
+        ({"decay_weight": float("inf")}, "decay_weight must be a number"),
         ({"n_successes": 0}, "n_successes"),
+        ({"n_successes": 1.5}, r"n_successes must be a whole number from 1 to 1000, not 1\.5"),
+        ({"k_activities": True}, "k_activities must be a whole number .*, not true"),
         ({"validity_days": 0}, "validity_days"),
+        ({"validity_days": 99_999_999_999}, "validity_days must be a whole number from 1 to 36500"),
+        ({"validity_days": float("inf")}, "validity_days must be a whole number"),
+        ({"conflict_window": 10**23}, "conflict_window must be a whole number from 2 to 100"),
         ({"colour": "red"}, "unknown rule setting"),
     ],
 )
@@ -215,3 +222,42 @@ def test_overrides_per_bloc_then_per_competency() -> None:
     assert RuleSetting.from_dict(setting.to_dict()) == setting
     with pytest.raises(InvalidRule, match="bloc-key/CODE"):
         RuleSetting.from_dict({"competencies": {"C3": {}}})
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"default": [1, 2]}, r"^default must be a JSON object, not an array$"),
+        ({"default": "abc"}, r"^default must be a JSON object, not 'abc'$"),
+        ({"blocs": {"bloc-1": 5}}, r"^blocs\['bloc-1'\] must be a JSON object, not 5$"),
+        ({"competencies": []}, r"^competencies must be a JSON object"),
+        ({"blocs": {"bloc-1": {"n_successes": 0}}}, r"^blocs\['bloc-1'\]: n_successes"),
+        (
+            {"competencies": {"bloc-1/C1": {"method": "x"}}},
+            r"^competencies\['bloc-1/C1'\]: unknown",
+        ),
+    ],
+)
+def test_each_rule_section_must_be_an_object_and_errors_name_it(
+    rules: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidRule, match=message):
+        RuleSetting.from_dict(rules)
+
+
+def test_overrides_must_name_blocs_and_competencies_of_the_framework() -> None:
+    setting = RuleSetting.from_dict(
+        {"blocs": {"bloc-1": {}, "nope": {}}, "competencies": {"bloc-1/C1": {}, "bloc-1/C999": {}}}
+    )
+    with pytest.raises(InvalidRule) as refused:
+        setting.check_targets({"bloc-1": {"C1", "C2"}})
+    assert str(refused.value) == (
+        "override of what the framework does not have: "
+        "'nope' (no such bloc), 'bloc-1/C999' (no such competency)"
+    )
+    RuleSetting.from_dict({"competencies": {"bloc-1/C2": {}}}).check_targets({"bloc-1": {"C2"}})
+
+
+def test_the_longest_validity_period_still_evaluates() -> None:
+    rule = Rule(validity_days=36_500)
+    assert evaluate(rule, [ev(1, 0.9)], NOW).expires_at == T0 + timedelta(days=36_500)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from referentiel.audit import AuditEvent
-from referentiel.data_file import parse_data
+from referentiel.data_file import parse_data, parse_text
 from referentiel.document import FrameworkDocument
 from referentiel.exceptions import InvalidReferentiel
 from referentiel.loading import load_document
@@ -136,6 +136,35 @@ def test_a_later_version_restores_what_was_retired(
             lambda d: d["blocs"][7].update(key="bloc-7a"),
             "$.blocs[7].key: bloc key 'bloc-7a' is used twice",
         ),
+        (
+            lambda d: d["blocs"][0].update(number=10**30),
+            "$.blocs[0].number: 1000000000000000000000000000000 is greater than the maximum of 999",
+        ),
+        (
+            lambda d: d["blocs"][0]["activities"][0].update(number=1000),
+            "$.blocs[0].activities[0].number: 1000 is greater than the maximum of 999",
+        ),
+        (lambda d: d.update(id="test-c\n"), "$.id: 'test-c\\n' does not match"),
+        (lambda d: d["blocs"][0].update(key="bloc-1\n"), "$.blocs[0].key: 'bloc-1\\n' does not"),
+        (
+            lambda d: d["blocs"][0]["competencies"][0].update(code="C1\n"),
+            "$.blocs[0].competencies[0].code: 'C1\\n' does not match",
+        ),
+        (lambda d: d.update(rncp_code="RNCP1\n"), "$.rncp_code: 'RNCP1\\n' does not match"),
+        (lambda d: d.update(language="fr\n"), "$.language: 'fr\\n' does not match"),
+        (
+            lambda d: d.update(language="fr-abcdefgh-ijklmnop"),
+            "$.language: 'fr-abcdefgh-ijklmnop' is too long",
+        ),
+        (
+            lambda d: d.update(title="\ud800"),
+            "$.title: contains an unpaired surrogate (U+D800), which cannot be stored",
+        ),
+        (
+            lambda d: d["blocs"][2]["competencies"][1].update(text="Agir\x00"),
+            "$.blocs[2].competencies[1].text: contains a NUL character (U+0000)",
+        ),
+        (lambda d: d.update({"\x00": 1}), "$: a key contains a NUL character"),
     ],
 )
 def test_a_bad_file_gets_one_error_naming_the_json_path(
@@ -147,3 +176,25 @@ def test_a_bad_file_gets_one_error_naming_the_json_path(
     assert str(error.value).startswith("bad.json: ")
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "deep.json: JSON nested too deeply to be a référentiel"),
+        ('{"id": ' + "9" * 5000 + "}", "deep.json: a number in the JSON is too long to read"),
+    ],
+)
+def test_json_too_deep_or_too_long_to_read_is_one_error(text: str, message: str) -> None:
+    with pytest.raises(InvalidReferentiel) as error:
+        parse_text(text, source="deep.json")
+    assert str(error.value) == message
+
+
+def test_data_too_deep_for_the_schema_messages_is_one_error(diplovis_data: dict[str, Any]) -> None:
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    diplovis_data["title"] = deep
+    with pytest.raises(InvalidReferentiel, match=r"^deep.json: \$: nested too deeply"):
+        parse_data(diplovis_data, source="deep.json")

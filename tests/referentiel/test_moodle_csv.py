@@ -147,6 +147,20 @@ def test_a_framework_written_by_moodle_is_read_as_blocs_and_competencies() -> No
     ]
 
 
+def test_a_bloc_number_from_an_id_number_must_fit() -> None:
+    text = (
+        ",".join(HEADER)
+        + "\n,FW,Cadre,,1,,,,,,,,1,\n"
+        + ",FW-B9999999999999999999999,Domaine,,1,,,,,,,,0,\n"
+    )
+    with pytest.raises(InvalidReferentiel) as error:
+        read_csv_text(text, source="moodle.csv")
+    assert str(error.value) == (
+        "moodle.csv: line 3: the bloc number in ID number 'FW-B9999999999999999999999' is "
+        "'9999999999999999999999', not a number from 0 to 999"
+    )
+
+
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
@@ -163,6 +177,18 @@ def test_a_framework_written_by_moodle_is_read_as_blocs_and_competencies() -> No
         (
             lambda t: t + "DIPLOVIS-BGDC-B1,DIPLOVIS-BGDC-B1-C 99,Spaces,,1,,,,,,,,0,\n",
             "line 116: $.blocs[0].competencies[15].code: 'C 99' does not match",
+        ),
+        (
+            lambda t: t.replace('data-number=""1""', 'data-number=""abc""', 1),
+            "line 3: bloc number (data-number) is 'abc', not a number from 0 to 999",
+        ),
+        (
+            lambda t: t.replace('data-number=""1""', 'data-number=""1000""', 1),
+            "line 3: bloc number (data-number) is '1000', not a number from 0 to 999",
+        ),
+        (
+            lambda t: t.replace("Prendre en charge", "Prendre\x00 en charge", 1),
+            "line 4: Short name contains a NUL character (U+0000), which cannot be stored",
         ),
     ],
 )

@@ -126,6 +126,29 @@ def test_bad_files_get_one_error_naming_the_line_or_element(
     assert message in str(raised.value)
 
 
+def test_a_bloc_code_ending_in_too_large_a_number_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.xml"
+    path.write_text(
+        "<FICHES>\n<FICHE><NUMERO_FICHE>RNCP12345</NUMERO_FICHE><INTITULE>T</INTITULE>"
+        "<BLOCS_COMPETENCES><BLOC_COMPETENCES><CODE>RNCP12345BC99999999999999999</CODE>"
+        "<LIBELLE>B</LIBELLE><LISTE_COMPETENCES>Agir</LISTE_COMPETENCES></BLOC_COMPETENCES>"
+        "</BLOCS_COMPETENCES></FICHE></FICHES>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidReferentiel) as error:
+        read_rncp_file(path)
+    assert str(error.value) == (
+        f"{path}: line 2: <BLOC_COMPETENCES> code 'RNCP12345BC99999999999999999' ends with "
+        "99999999999999999, not a bloc number from 0 to 999"
+    )
+
+
+@pytest.mark.parametrize("fiche", ["", "  "])
+def test_an_empty_fiche_number_is_refused_not_read_as_every_fiche(fiche: str) -> None:
+    with pytest.raises(InvalidReferentiel, match=r"^the fiche number given is empty"):
+        read_rncp_file(SAMPLE, fiche=fiche)
+
+
 def test_wrong_root_element(tmp_path: Path) -> None:
     path = tmp_path / "other.xml"
     path.write_text("<?xml version='1.0'?>\n<CATALOGUE><FICHE/></CATALOGUE>\n", encoding="utf-8")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from achievement_world import World
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -63,6 +65,63 @@ def test_bad_rules_are_one_error_line_and_change_nothing(
         main, ["rules", "set", "--framework", "diplovis-bgdc", "--reason", "x", str(rules_file)]
     )
     assert result.exit_code == 1
-    assert result.output.startswith("Error: unknown method 'median'")
+    assert result.output.startswith("Error: default: unknown method 'median'")
     unknown = runner.invoke(main, ["rules", "show", "--framework", "nope"])
     assert unknown.output == "Error: no framework 'nope' loaded\n"
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"default": [1, 2]}, "default must be a JSON object, not an array"),
+        ({"blocs": {"bloc-1": 5}}, "blocs['bloc-1'] must be a JSON object, not 5"),
+        (
+            {"default": {"validity_days": 99_999_999_999}},
+            "default: validity_days must be a whole number from 1 to 36500 (or null), "
+            "not 99999999999",
+        ),
+        (
+            {"blocs": {"nope": {}}, "competencies": {"bloc-1/C999": {}}},
+            "override of what the framework does not have: 'nope' (no such bloc), "
+            "'bloc-1/C999' (no such competency)",
+        ),
+    ],
+)
+def test_rules_that_cannot_apply_exit_1_in_one_line_and_record_nothing(
+    world: World,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    session: Session,
+    rules: dict[str, Any],
+    message: str,
+) -> None:
+    session.commit()
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps(rules))
+    result = runner.invoke(
+        main, ["rules", "set", "--framework", "diplovis-bgdc", "--reason", "x", str(rules_file)]
+    )
+    assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+    assert not session.scalars(select(AuditEvent).where(AuditEvent.kind == "rule.changed")).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to be rules"),
+        (
+            '{"default": {"n_successes": ' + "9" * 5000 + "}}",
+            "a number in the JSON is too long to read",
+        ),
+    ],
+)
+def test_a_rules_file_python_cannot_read_exits_1_in_one_line(
+    world: World, runner: FlaskCliRunner, tmp_path: Path, text: str, complaint: str
+) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(text)
+    result = runner.invoke(
+        main, ["rules", "set", "--framework", "diplovis-bgdc", "--reason", "x", str(rules_file)]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: {rules_file}: {complaint}\n"
