@@ -17,6 +17,7 @@ from xapi.credentials import Caller
 from xapi.documents import ACTIVITY_PROFILE, AGENT_PROFILE, STATE, Preconditions, Scope
 from xapi.exceptions import BadRequest, InvalidStatement
 from xapi.models import Document
+from xapi.multipart import media_type
 from xapi.validation import StatementValidator, iri, parse_timestamp, uuid
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def answer(session: Session, xreq: XapiRequest, caller: Caller, resource: str) -
         scope,
         document_id,
         xreq.body,
-        xreq.content_type,
+        media_type(xreq.content_type),
         preconditions,
         merge=method == "POST",
     )

@@ -27,6 +27,16 @@ def _headers(block: bytes) -> dict[str, str]:
     return headers
 
 
+MEDIA_TYPE_LIMIT = 255  # the stored Content-Type of attachments and documents
+
+
+def media_type(value: str) -> str:
+    """A Content-Type to store, or 400 when it is longer than the column keeps."""
+    if len(value) > MEDIA_TYPE_LIMIT:
+        raise BadRequest(f"a Content-Type is at most {MEDIA_TYPE_LIMIT} characters")
+    return value
+
+
 def parse_multipart(body: bytes, content_type: str) -> tuple[str, dict[str, AttachmentPart]]:
     """The statement JSON text and the attachment parts by sha2.
 
@@ -73,7 +83,7 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[str, dict[str, Atta
             raise BadRequest(f"attachment part {declared}: its content does not match the hash")
         attachments[declared] = AttachmentPart(
             sha2=declared,
-            content_type=headers.get("content-type", "application/octet-stream"),
+            content_type=media_type(headers.get("content-type", "application/octet-stream")),
             content=content,
         )
     try:

@@ -117,9 +117,9 @@ def _statement_object(value: Any) -> dict[str, Any]:
 
 def format_stored(moment: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision (Data §4.5)."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    utc = moment.astimezone(UTC)
+    # strftime's %Y does not pad years before 1000, which ISO 8601 needs as four digits.
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def now_ms() -> datetime:

@@ -203,9 +203,11 @@ def parse_timestamp(value: Any, path: str) -> datetime:
             micro,
             tzinfo=tz,
         )
+        return moment.astimezone(UTC)
     except ValueError as error:
         raise _fail(path, f"is not a real date-time ({error})") from None
-    return moment.astimezone(UTC)
+    except OverflowError:  # an offset that moves it out of years 1 to 9999
+        raise _fail(path, "is out of the range of date-times (years 1 to 9999 in UTC)") from None
 
 
 class StatementValidator:
@@ -574,7 +576,8 @@ class StatementValidator:
             self.authority(obj["authority"], f"{path}.authority")
         if "version" in obj:
             version = _string(obj["version"], f"{path}.version")
-            pattern = r"^(1\.0|2\.0)(\.\d+)?\Z" if self.v2 else r"^1\.0(\.\d+)?\Z"
+            # A patch number of up to 9 digits: the stored version is at most 20 characters.
+            pattern = r"^(1\.0|2\.0)(\.\d{1,9})?\Z" if self.v2 else r"^1\.0(\.\d{1,9})?\Z"
             if not re.match(pattern, version):
                 raise _fail(f"{path}.version", f"must be a 1.0.x version, got {version!r}")
         verb = obj["verb"]

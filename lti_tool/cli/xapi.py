@@ -15,7 +15,7 @@ from lti_tool.cli.arguments import ROW_ID
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
 from xapi import mapping_rules
-from xapi.pull import RemoteLrsSource, pull
+from xapi.pull import MIN_INTERVAL, RemoteLrsSource, check_interval, pull
 
 
 @click.group("xapi")
@@ -184,7 +184,7 @@ def revoke_command(key: str) -> None:
     "--interval",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(0.1, 86400),
+    type=click.FloatRange(MIN_INTERVAL, 86400),
     help="Seconds between polls.",
 )
 @click.option(
@@ -216,6 +216,7 @@ def pull_command(
     Statements already here are skipped when identical and reported when they differ.
     """
     remote = RemoteLrsSource(endpoint, key, secret, timeout=timeout)
+    check_interval(interval)  # NaN passes click's FloatRange
     while True:
         report = pull(db.session, remote, endpoint, key, from_start=from_start)
         click.echo(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from xapi.exceptions import InvalidStatement
+from xapi.statements_store import format_stored
 from xapi.validation import parse_timestamp, validate_statement
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "xapi"
@@ -300,6 +301,18 @@ BAD = [
         "statement.id",
     ),
     (
+        "timestamp_must_stay_within_years_1_to_9999_in_utc",
+        "h5p_answered",
+        _set("timestamp", "9999-12-31T23:59:59-14:00"),
+        "statement.timestamp",
+    ),
+    (
+        "version_must_fit_its_column",
+        "h5p_answered",
+        _set("version", "1.0." + "3" * 30),
+        "statement.version",
+    ),
+    (
         "iri_must_not_end_with_a_newline",
         "h5p_answered",
         _set("verb.id", "http://x.org/v\n"),
@@ -337,3 +350,10 @@ def test_extension_values_may_be_null_or_empty() -> None:
 )
 def test_timestamps_are_read_as_utc_instants(text: str, iso: str) -> None:
     assert parse_timestamp(text, "t").isoformat() == iso
+
+
+def test_stored_is_written_with_a_four_digit_year() -> None:
+    """A pulled statement may claim an early ``stored``; the cursor must read back."""
+    moment = parse_timestamp("0001-01-02T03:04:05.678Z", "stored")
+    assert format_stored(moment) == "0001-01-02T03:04:05.678Z"
+    assert parse_timestamp(format_stored(moment), "stored") == moment

@@ -76,6 +76,17 @@ def test_attachment_whose_content_does_not_match_its_hash_is_400(lrs: Lrs, sampl
     assert post_multipart(lrs, body).status_code == 400
 
 
+def test_an_attachment_content_type_longer_than_kept_is_400(lrs: Lrs, sample: Sample) -> None:
+    """Its column keeps 255 characters (PostgreSQL refused more with a 500)."""
+    statement = sample("cmi5_passed")
+    long_type = "text/plain; note=" + "x" * 250
+    statement["attachments"] = [attachment_meta(CERTIFICATE, long_type, USAGE)]
+    response = post_multipart(lrs, multipart(statement, [(long_type, CERTIFICATE)]))
+    assert response.status_code == 400
+    assert "at most 255 characters" in response.json["error"]
+    assert lrs.get(statementId=statement["id"]).status_code == 404
+
+
 def test_attachment_without_file_url_or_part_is_400(lrs: Lrs, sample: Sample) -> None:
     statement = sample("cmi5_passed")
     statement["attachments"] = [attachment_meta(CERTIFICATE, "text/plain", USAGE)]

@@ -87,6 +87,13 @@ def test_post_merges_json_objects_and_refuses_anything_else(lrs: Lrs) -> None:
     assert state(lrs, "GET", stateId="suspend").json == {"bookmark": "p7", "score": 1}
 
 
+def test_a_document_content_type_longer_than_kept_is_400(lrs: Lrs) -> None:
+    headers = {"Content-Type": "application/vnd." + "x" * 250}
+    refused = state(lrs, "PUT", b"data", headers=headers, stateId="long")
+    assert refused.status_code == 400 and "at most 255 characters" in refused.json["error"]
+    assert state(lrs, "GET", stateId="long").status_code == 404
+
+
 def test_documents_that_are_not_json_come_back_as_they_went(lrs: Lrs) -> None:
     blob = bytes(range(256))
     headers = {"Content-Type": "application/octet-stream"}

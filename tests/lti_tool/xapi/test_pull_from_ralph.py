@@ -19,6 +19,7 @@ from lti_tool.cli import main
 from tests.lti_tool.pages_world import World
 from tests.xapi.xapi_samples import cmi5_passed
 from xapi.models import Evidence, Statement
+from xapi.pull import RemoteLrsSource, pull
 
 
 @pytest.fixture
@@ -86,3 +87,21 @@ def test_statements_pulled_from_ralph_are_stored_once_and_become_evidence(
     assert set(session.scalars(select(Statement.id))) - before == {*ids, third}
     pulled = session.scalars(select(Evidence).where(Evidence.statement_id.in_([*ids, third])))
     assert len(pulled.all()) == 3
+
+
+def test_ralph_more_links_are_followed_on_its_own_server(
+    ralph: RalphPeer, session: Session
+) -> None:
+    # Ralph's 'more' is a path with a query ("/xAPI/statements?...&search_after=..."),
+    # resolved against the endpoint and checked to stay on its server.
+    statements = []
+    for n in range(5):
+        statement = cmi5_passed(f"learner-{n}", "bloc-1/C3", scaled=0.8)
+        statement["timestamp"] = f"2026-11-21T14:02:1{n}.000Z"
+        statements.append(statement)
+    ids = post_to_ralph(ralph, statements)
+    key, secret = ralph.auth
+    source = RemoteLrsSource(ralph.endpoint, key, secret, timeout=10)
+    report = pull(session, source, ralph.endpoint, key, page_size=2)
+    assert (report.pages, report.stored) == (3, 5)
+    assert set(session.scalars(select(Statement.id).where(Statement.id.in_(ids)))) == set(ids)
