@@ -30,6 +30,8 @@ def evidence_group() -> None:
 @output_format_option
 @click.option(
     "--delimiter",
+    "--separator",  # the name `progress` uses: either works on both
+    "delimiter",
     type=click.Choice([",", ";"]),
     default=",",
     show_default=True,

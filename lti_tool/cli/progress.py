@@ -50,7 +50,13 @@ def _record(row: CompetencyRow) -> dict[str, Any]:
 @click.option("--learner", "learner_sub", default=None, help="Only this learner (their sub).")
 @output_format_option
 @click.option(
-    "--separator", type=click.Choice([",", ";"]), default=",", show_default=True, help="CSV only."
+    "--separator",
+    "--delimiter",  # the name `evidence list` uses: either works on both
+    "separator",
+    type=click.Choice([",", ";"]),
+    default=",",
+    show_default=True,
+    help="CSV only.",
 )
 @with_appcontext
 def progress_command(

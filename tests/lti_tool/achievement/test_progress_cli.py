@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from achievement_world import CONTEXT, ISSUER, World
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
@@ -40,8 +41,9 @@ def test_progress_json_lists_every_learner_and_competency(
     assert (untouched["state"], untouched["evidence_count"]) == ("non_acquis", 0)
 
 
+@pytest.mark.parametrize("option", ["--separator", "--delimiter"])  # as `evidence list`
 def test_progress_csv_for_one_learner_with_a_bom_and_semicolons(
-    session: Session, world: World, runner: FlaskCliRunner
+    session: Session, world: World, runner: FlaskCliRunner, option: str
 ) -> None:
     world.add_learner("u1")
     world.add_learner("=cmd")
@@ -51,7 +53,7 @@ def test_progress_csv_for_one_learner_with_a_bom_and_semicolons(
         main,
         [
             *("progress", "--platform", ISSUER, "--context", CONTEXT, "--learner", "=cmd"),
-            *("--format", "csv", "--separator", ";"),
+            *("--format", "csv", option, ";"),
         ],
     )
     assert result.exit_code == 0, result.output
