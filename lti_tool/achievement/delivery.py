@@ -12,6 +12,7 @@ dead; other refusals dead at once, with the platform's reason kept for the admin
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -81,14 +82,16 @@ def _line_item(
     session: Session, client: ags.AgsClient, link: ResourceLink, context: CourseContext
 ) -> GradebookLineItem:
     """The link's line item: cached, else the launch's own, else found by tag and
-    resourceId, else created (AGS 2.0 §3.2).
+    resourceId, else created (AGS 2.0 §3.2). The platform's answer is checked
+    (:meth:`ags.LineItem.from_json`) before it is cached: an unusable one is a
+    ``ServiceCallError``, dead-lettered with its reason.
 
     The resource link row is locked while resolving, so two workers never create two
     gradebook columns for one link: the second one waits, then finds the cache.
     """
     cached_query = select(GradebookLineItem).where(GradebookLineItem.resource_link_id == link.id)
     cached = session.scalar(cached_query)
-    if cached is not None:
+    if cached is not None and _usable(cached):
         return cached
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(ResourceLink.id).where(ResourceLink.id == link.id).with_for_update())
@@ -96,9 +99,15 @@ def _line_item(
         outbox.lock_write(session)
     cached = session.scalar(cached_query.execution_options(populate_existing=True))
     if cached is not None:
-        return cached
+        if _usable(cached):
+            return cached
+        # Cached before line items were checked (a maximum of 0 or inf): resolve again.
+        session.execute(delete(GradebookLineItem).where(GradebookLineItem.id == cached.id))
     if link.lineitem_url:
-        item = client.get_line_item(link.lineitem_url)
+        # Its id must stay on the origin of the launch's line items endpoint.
+        item = client.get_line_item(
+            link.lineitem_url, endpoint=context.ags_lineitems_url or link.lineitem_url
+        )
     else:
         if not context.ags_lineitems_url:
             raise Refused("the course gave no AGS line items endpoint (the tool lacks AGS)")
@@ -136,6 +145,10 @@ def _line_item(
     session.add(row)
     session.flush()
     return row
+
+
+def _usable(row: GradebookLineItem) -> bool:
+    return math.isfinite(row.score_maximum) and 0 < row.score_maximum <= ags.MAX_SCORE_MAXIMUM
 
 
 def score_payload(row: ScoreOutbox, user_id: str, score_maximum: float) -> dict[str, Any]:

@@ -15,6 +15,7 @@ worker may claim again once ``lease_until`` has passed.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,10 +44,16 @@ class DeliverySettings:
 
 
 def backoff(attempts: int, settings: DeliverySettings, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter (half fixed, half random), at least Retry-After."""
+    """Exponential backoff with jitter (half fixed, half random), at least Retry-After.
+
+    Retry-After is honoured up to ``settings.max_delay`` (LTI_TOOL_AGS_RETRY_MAX_SECONDS):
+    a platform asking for years must not park a score that long.
+    """
     delay = min(settings.max_delay, settings.base_delay * 2 ** max(0, attempts - 1))
     jittered = delay / 2 + _jitter.uniform(0, delay / 2)
-    return max(jittered, retry_after or 0.0)
+    if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
+        return jittered
+    return max(jittered, min(retry_after, settings.max_delay))
 
 
 def lock_write(session: Session) -> None:

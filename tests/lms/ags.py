@@ -16,8 +16,10 @@ does where Moodle is strict:
   ``gradingProgress`` is ``FullyGraded``.
 
 Failure injection: ``fail_next`` (e.g. 503 or 429 with Retry-After for N requests),
-``slow_next`` (sleep before answering, for client timeouts), ``stall_next`` (hold
-requests until ``release``), and ``stop``/``start`` for connection refused.
+``answer_next`` (a scripted status, raw body and headers: a malformed token or line
+item answer, a redirect), ``slow_next`` (sleep before answering, for client
+timeouts), ``stall_next`` (hold requests until ``release``), and ``stop``/``start``
+for connection refused.
 
 Kept separable: ``create_app(state)`` is a plain Flask app that a launch platform's
 test server can mount under a prefix (werkzeug's DispatcherMiddleware).
@@ -51,10 +53,12 @@ GRADING_PROGRESS = {"FullyGraded", "Pending", "PendingManual", "Failed", "NotRea
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "slow" | "stall"
+    kind: str  # "status" | "answer" | "slow" | "stall"
     remaining: int
     status: int = 503
     retry_after: str | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     paths: str = "any"  # "any" | "token" | "scores" | "lineitems"
 
@@ -101,6 +105,18 @@ class AgsState:
         self, n: int, status: int = 503, retry_after: str | None = None, paths: str = "any"
     ) -> None:
         self.faults.append(Fault("status", n, status=status, retry_after=retry_after, paths=paths))
+
+    def answer_next(
+        self,
+        n: int,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        paths: str = "any",
+    ) -> None:
+        """Answer the next ``n`` requests with this status and raw body, whatever they ask."""
+        answer = Fault("answer", n, status=status, body=body, headers=headers or {}, paths=paths)
+        self.faults.append(answer)
 
     def slow_next(self, n: int, seconds: float, paths: str = "any") -> None:
         self.faults.append(Fault("slow", n, seconds=seconds, paths=paths))
@@ -159,6 +175,10 @@ def create_app(state: AgsState) -> Flask:
             lost = jsonify({"error": "the request was lost"})
             lost.status_code = 503
             return lost
+        if fault.kind == "answer":
+            scripted = Response(fault.body, fault.status, content_type="application/json")
+            scripted.headers.update(fault.headers)
+            return scripted
         response = jsonify({"error": "injected failure"})
         response.status_code = fault.status
         if fault.retry_after is not None:

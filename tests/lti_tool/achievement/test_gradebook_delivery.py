@@ -194,7 +194,8 @@ def test_429_honours_retry_after(
     session.commit()
     ags.state.fail_next(1, status=429, retry_after="120", paths="scores")
     before = utcnow()
-    worker(app).step()
+    patient = DeliverySettings(max_attempts=10, base_delay=0.01, max_delay=600.0, timeout=2.0)
+    worker(app, patient).step()  # Retry-After is honoured up to max_delay
     [row] = rows(session)
     assert row.status == "pending" and row.attempts == 1
     assert row.next_attempt_at >= before + timedelta(seconds=119)
