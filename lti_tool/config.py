@@ -33,12 +33,17 @@ DEFAULTS: dict[str, Any] = {
     # Platforms registered by LTI Dynamic Registration accept launches at once; set
     # to false to keep them pending until `lti-tool platform activate`.
     "REGISTRATION_AUTO_ACTIVATE": True,
+    # Platforms on private or loopback addresses may register dynamically: None lets
+    # them only when BASE_URL is itself such an address (see dynamic_registration).
+    "REGISTRATION_PRIVATE_HOSTS": None,
     # Gradebook delivery (lti-tool worker): retries with exponential backoff and jitter.
     "AGS_MAX_ATTEMPTS": 8,
     "AGS_RETRY_BASE_SECONDS": 2.0,
     "AGS_RETRY_MAX_SECONDS": 600.0,
     "AGS_TIMEOUT_SECONDS": 10.0,
     "AGS_LEASE_SECONDS": 120.0,
+    # A launch's call to the platform (its key set): each wait for an answer.
+    "PLATFORM_TIMEOUT_SECONDS": 10.0,
     "WORKER_POLL_SECONDS": 0.5,
     # Where stored statements become evidence: background | inline | worker
     # (see lti_tool.evidence_drainer).
@@ -66,12 +71,13 @@ _FLOAT_KEYS = {
     "AGS_RETRY_MAX_SECONDS",
     "AGS_TIMEOUT_SECONDS",
     "AGS_LEASE_SECONDS",
+    "PLATFORM_TIMEOUT_SECONDS",
     "WORKER_POLL_SECONDS",
     "EVIDENCE_DELAY_SECONDS",
     "EVIDENCE_MAX_DELAY_SECONDS",
     "EVIDENCE_POLL_SECONDS",
 }
-_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE"}
+_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE", "REGISTRATION_PRIVATE_HOSTS"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

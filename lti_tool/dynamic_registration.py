@@ -9,20 +9,25 @@ created (§3.6.2, ``deployment_id`` in the tool configuration of the response).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.bounded_http import read_bounded
 from lti_tool.exceptions import PlatformError, RegistrationFailed
 from lti_tool.models.platform import Platform
 from lti_tool.platforms import save_platform
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 10  # seconds for each call to the platform
+TIMEOUT = 10  # seconds for each call to the platform, its answer read whole
+MAX_ANSWER_BYTES = 1024 * 1024  # a configuration or a registration is a few kilobytes
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 SCOPES = (
@@ -42,9 +47,15 @@ REQUIRED_CONFIGURATION = (
 )
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default when none is written)."""
     parts = urlsplit(url)
-    return parts.scheme, parts.netloc.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return parts.scheme, "", None
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port or default
 
 
 def _http_url(value: Any) -> bool:
@@ -55,14 +66,58 @@ def _http_url(value: Any) -> bool:
     )
 
 
-def fetch_platform_configuration(url: str, token: str | None) -> dict[str, Any]:
+def private_hosts_allowed(base_url: str, setting: bool | None) -> bool:
+    """Whether platforms on private addresses may register: as set, or else (None)
+    only when the tool itself runs on one (a trial beside a local Moodle)."""
+    if setting is not None:
+        return setting
+    host = urlsplit(base_url).hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+
+
+def check_reachable_address(url: str, allow_private: bool) -> None:
+    """The platform must be on the public internet unless ``allow_private``: the page
+    that starts a registration is open to anyone, and would otherwise make the tool
+    read (and report on) addresses of its own network, itself included."""
+    host = urlsplit(url).hostname or ""
+    if allow_private:
+        return
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        raise RegistrationFailed(f"The platform's host {host!r} cannot be found.") from None
+    if not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise RegistrationFailed(
+            f"The platform's host {host!r} is not a public address; an administrator "
+            "can allow private ones with LTI_TOOL_REGISTRATION_PRIVATE_HOSTS=true."
+        )
+
+
+def _json_answer(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except (ValueError, RecursionError) as error:
+        raise RegistrationFailed(f"{what} is not JSON.") from error
+
+
+def fetch_platform_configuration(
+    url: str, token: str | None, allow_private: bool = False
+) -> dict[str, Any]:
     if not _http_url(url):
         raise RegistrationFailed("openid_configuration must be an http(s) URL.")
+    check_reachable_address(url, allow_private)
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        response = requests.get(url, headers=headers, timeout=TIMEOUT)
+        # No redirects: the configuration is read where the platform said it is.
+        response = requests.get(
+            url, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        )
+        read_bounded(response, max_bytes=MAX_ANSWER_BYTES, seconds=TIMEOUT)
     except requests.RequestException as error:
         raise RegistrationFailed(
             f"The platform's configuration could not be read ({type(error).__name__})."
@@ -71,13 +126,20 @@ def fetch_platform_configuration(url: str, token: str | None) -> dict[str, Any]:
         raise RegistrationFailed(
             f"The platform's configuration answered HTTP {response.status_code}."
         )
-    try:
-        configuration = response.json()
-    except ValueError as error:
-        raise RegistrationFailed("The platform's configuration is not JSON.") from error
+    configuration = _json_answer(response, "The platform's configuration")
     if not isinstance(configuration, dict):
         raise RegistrationFailed("The platform's configuration is not a JSON object.")
     return configuration
+
+
+def _under(url: str, issuer: str) -> bool:
+    """``url`` is at ``issuer`` or below it, on a path boundary (§3.5.1): an issuer
+    ``https://h/moodle`` does not cover ``https://h/moodle-evil/...``."""
+    if _origin(url) != _origin(issuer):
+        return False
+    issuer_path = urlsplit(issuer).path.rstrip("/")
+    path = urlsplit(url).path
+    return path == issuer_path or path.startswith(issuer_path + "/")
 
 
 def check_platform_configuration(configuration: dict[str, Any], url: str) -> None:
@@ -87,15 +149,33 @@ def check_platform_configuration(configuration: dict[str, Any], url: str) -> Non
     issuer = configuration["issuer"]
     # §3.5.1: the issuer and the configuration URL must belong together; an issuer
     # on another origin than the configuration would let any site claim any issuer.
-    if _origin(issuer) != _origin(url) or not url.startswith(issuer.rstrip("/")):
+    if not _under(url, issuer):
         raise RegistrationFailed(
             "The platform's issuer does not match the address its configuration came from."
         )
+    if _origin(issuer)[0] == "https":
+        downgraded = [k for k in REQUIRED_CONFIGURATION if _origin(configuration[k])[0] != "https"]
+        if downgraded:
+            raise RegistrationFailed(
+                "The platform's issuer is https but not its " + ", ".join(downgraded) + "."
+            )
+    audience = configuration.get("authorization_server")
+    if audience is not None and not isinstance(audience, str):
+        raise RegistrationFailed("The platform's authorization_server is not a string.")
     methods = configuration.get("token_endpoint_auth_methods_supported")
     if isinstance(methods, list) and "private_key_jwt" not in methods:
         raise RegistrationFailed("The platform does not accept private_key_jwt client auth.")
     if not isinstance(configuration.get(PLATFORM_CONFIGURATION), dict):
         raise RegistrationFailed("The platform's configuration is not an LTI platform's.")
+
+
+def _registered(session: Session, issuer: str, client_id: str) -> bool:
+    found = session.scalar(
+        select(Platform.id).where(
+            Platform.issuer == issuer.strip(), Platform.client_id == client_id
+        )
+    )
+    return found is not None
 
 
 def tool_registration(base_url: str, tool_name: str, description: str = "") -> dict[str, Any]:
@@ -139,9 +219,13 @@ def register(
     base_url: str,
     tool_name: str,
     auto_activate: bool,
+    allow_private: bool = False,
 ) -> Platform:
-    configuration = fetch_platform_configuration(openid_configuration, registration_token)
+    configuration = fetch_platform_configuration(
+        openid_configuration, registration_token, allow_private
+    )
     check_platform_configuration(configuration, openid_configuration)
+    check_reachable_address(configuration["registration_endpoint"], allow_private)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
@@ -151,7 +235,10 @@ def register(
             json=tool_registration(base_url, tool_name),
             headers=headers,
             timeout=TIMEOUT,
+            allow_redirects=False,
+            stream=True,
         )
+        read_bounded(response, max_bytes=MAX_ANSWER_BYTES, seconds=TIMEOUT)
     except requests.RequestException as error:
         raise RegistrationFailed(
             f"The platform's registration endpoint could not be reached ({type(error).__name__})."
@@ -160,16 +247,24 @@ def register(
         raise RegistrationFailed(
             f"The platform refused the registration (HTTP {response.status_code})."
         )
-    try:
-        answer = response.json()
-    except ValueError as error:
-        raise RegistrationFailed("The platform's registration answer is not JSON.") from error
+    answer = _json_answer(response, "The platform's registration answer")
     client_id = answer.get("client_id") if isinstance(answer, dict) else None
-    if not isinstance(client_id, str) or not client_id:
+    if not isinstance(client_id, str) or not client_id.isprintable() or not client_id.strip():
         raise RegistrationFailed("The platform's registration answer has no client_id.")
     tool_config = answer.get(TOOL_CONFIGURATION) or {}
     deployment_id = tool_config.get("deployment_id") if isinstance(tool_config, dict) else None
+    if deployment_id is not None and not isinstance(deployment_id, str | int):
+        raise RegistrationFailed("The platform's deployment_id is neither text nor a number.")
     product = configuration[PLATFORM_CONFIGURATION].get("product_family_code") or ""
+    if not isinstance(product, str):
+        raise RegistrationFailed("The platform's product_family_code is not text.")
+    if _registered(session, configuration["issuer"], client_id):
+        # Re-pointing a registration's keys and endpoints would hand its launches to
+        # whoever answered: an administrator removes the old one first.
+        raise RegistrationFailed(
+            f"This platform already registered the tool as client {client_id!r}: remove that "
+            "registration first (lti-tool platform remove)."
+        )
     try:
         platform, _ = save_platform(
             session,

@@ -10,7 +10,12 @@ library's gaps (1EdTech Security Framework 1.0 §5.1.3, LTI 1.3 Core §5.1):
   of several, and must equal the client id when present;
 - ``exp`` and ``iat`` are required, with a small clock-skew leeway;
 - only RS256, a ``kid`` that the platform's key set holds;
-- only the message types the tool handles.
+- only the message types the tool handles;
+- the platform's key set is fetched with a timeout, a size cap and no redirect to
+  another server, and cached only when well shaped; its signing key must be an RSA
+  key of at least 2048 bits (:mod:`lti_tool.platform_keys`);
+- claims the tool reads have their JSON shape (objects are objects, ids fit their
+  columns, return URLs are http(s)).
 
 Every refusal raises :class:`LaunchRejected` with a reason for the person and the log.
 """
@@ -19,15 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from flask import current_app, request
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.registration import TKeySet
 
-from lti_tool import keys
+from lti_tool import keys, platform_keys
 from lti_tool.database import db
 from lti_tool.exceptions import LaunchRejected
 from lti_tool.launch_storage import DatabaseLaunchDataStorage, ToolSessionService, purge_expired
@@ -44,6 +50,23 @@ ACCEPTED_ALGORITHMS = ("RS256",)  # Security Framework §6.1: RSA with SHA-256
 MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+# Claims that are JSON objects when present (Core §5.3, §5.4; Deep Linking §4.4.1;
+# NRPS §3.6.1; AGS §3.1).
+OBJECT_CLAIMS = (
+    CLAIM + "resource_link",
+    CLAIM + "context",
+    CLAIM + "tool_platform",
+    CLAIM + "launch_presentation",
+    CLAIM + "lis",
+    CLAIM + "custom",
+    "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice",
+    "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint",
+    DL_SETTINGS,
+)
+# Identifiers the tool stores in columns of 255 characters (Core §5.3.6 gives
+# user ids 255 ASCII characters at most; §5.3.5, §5.4.1 keep ids short too).
+MAX_ID_LENGTH = 255
 
 
 def _sessions() -> Any:
@@ -134,7 +157,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     ) -> None:
         self.sessions = session_service()
         super().__init__(
-            FlaskRequest(request_data=request_data), tool_conf, session_service=self.sessions
+            FlaskRequest(request_data=request_data),
+            tool_conf,
+            session_service=self.sessions,
+            requests_session=platform_keys.TimeoutSession(_platform_timeout()),
         )
         self.tool_conf = tool_conf
         self._state_confirmed = state_confirmed
@@ -232,26 +258,54 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             ) from error
         return self
 
-    def get_public_key(self) -> tuple[str, str]:
-        try:
-            return super().get_public_key()
-        except LtiException:
-            pass
-        # The platform may have rotated its keys since the key set was cached:
-        # forget the cached set and fetch it once more.
-        assert self._registration is not None
-        self._registration.set_key_set(None)
-        url = self._registration.get_key_set_url() or ""
+    def fetch_public_key(self, key_set_url: str) -> TKeySet:
+        """The platform's key set: the cached one if well shaped, else fetched with a
+        timeout and a size cap, checked, then cached (pylti1p3 cached any JSON answer,
+        an error page included, for the cache's lifetime)."""
         storage = self._public_key_cache_data_storage
+        cache_key = _key_set_cache_key(key_set_url)
         if isinstance(storage, DatabaseLaunchDataStorage):
-            storage.pop_value("key-set-url-" + hashlib.md5(url.encode()).hexdigest())  # noqa: S324
-        try:
-            return super().get_public_key()
-        except LtiException as error:
-            kid = self._jwt.get("header", {}).get("kid")
+            cached = storage.get_value(cache_key)
+            if platform_keys.is_key_set(cached):
+                return cast(TKeySet, cached)
+        key_set = platform_keys.fetch_key_set(
+            key_set_url, self._requests_session, _platform_timeout()
+        )
+        if isinstance(storage, DatabaseLaunchDataStorage):
+            storage.set_value(cache_key, key_set, exp=KEY_SET_CACHE)
+        return cast(TKeySet, key_set)
+
+    def get_public_key(self) -> tuple[str, str]:
+        assert self._registration is not None
+        url = self._registration.get_key_set_url() or ""
+        if not url.startswith(("http://", "https://")):
+            raise LaunchRejected("Launch refused: the platform's key set URL is not http(s).")
+        kid = self._jwt.get("header", {}).get("kid")
+        key = self._signing_key(url, kid)
+        if key is None:
+            # The platform may have rotated its keys since the key set was cached:
+            # forget the cached set and fetch it once more.
+            self._registration.set_key_set(None)
+            storage = self._public_key_cache_data_storage
+            if isinstance(storage, DatabaseLaunchDataStorage):
+                storage.pop_value(_key_set_cache_key(url))
+            key = self._signing_key(url, kid)
+        if key is None:
             raise LaunchRejected(
                 f"Launch refused: the platform's key set has no RS256 key with kid {kid!r}."
-            ) from error
+            )
+        return platform_keys.rsa_public_pem(url, key), "RS256"
+
+    def _signing_key(self, url: str, kid: Any) -> dict[str, Any] | None:
+        """The key of the set that has this kid and is meant for RS256, if any."""
+        assert self._registration is not None
+        key_set = self._registration.get_key_set() or self.fetch_public_key(url)
+        self._registration.set_key_set(key_set)
+        keys: list[dict[str, Any]] = cast(list[dict[str, Any]], key_set["keys"])
+        for key in keys:
+            if key.get("kid") == kid and key.get("alg", "RS256") in ACCEPTED_ALGORITHMS:
+                return key
+        return None
 
     def validate_jwt_signature(self) -> ToolMessageLaunch:
         public_key, _alg = self.get_public_key()
@@ -328,6 +382,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             link = body.get(CLAIM + "resource_link")
             if not isinstance(link, dict) or not link.get("id"):
                 raise LaunchRejected("Launch refused: the resource_link id is missing.")
+        _check_claim_shapes(cast(dict[str, Any], body))
+        if message_type == "LtiDeepLinkingRequest":
+            _check_deep_linking_settings(body.get(DL_SETTINGS))
         super().validate_message()
         return self
 
@@ -345,6 +402,68 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     @property
     def claims(self) -> dict[str, Any]:
         return dict(self._get_jwt_body())
+
+
+def _check_claim_shapes(body: dict[str, Any]) -> None:
+    """Each claim the tool reads has the JSON type the specifications give it."""
+    sub = body.get("sub")
+    if not isinstance(sub, str):
+        raise LaunchRejected("Launch refused: the sub claim is not a string.")
+    if len(sub) > MAX_ID_LENGTH:
+        raise LaunchRejected(
+            f"Launch refused: the sub claim is longer than {MAX_ID_LENGTH} characters "
+            "(LTI 1.3 Core §5.3.6)."
+        )
+    for name in OBJECT_CLAIMS:
+        if name in body and not isinstance(body[name], dict):
+            raise LaunchRejected(f"Launch refused: the claim {name} is not a JSON object.")
+    for name in ("resource_link", "context"):
+        claim = body.get(CLAIM + name)
+        if claim is None or "id" not in claim:
+            continue
+        if not isinstance(claim["id"], str) or len(claim["id"]) > MAX_ID_LENGTH:
+            raise LaunchRejected(
+                f"Launch refused: the {name} id is not a string of at most "
+                f"{MAX_ID_LENGTH} characters."
+            )
+    presentation = body.get(CLAIM + "launch_presentation") or {}
+    if "return_url" in presentation and not _is_web_url(presentation["return_url"]):
+        raise LaunchRejected(
+            "Launch refused: launch_presentation return_url is not an http(s) URL."
+        )
+
+
+def _check_deep_linking_settings(settings: Any) -> None:
+    """Deep Linking 2.0 §4.4.1: the settings object and its return URL, where the
+    tool's page will send the browser (only http(s): a javascript: URL would run)."""
+    if not isinstance(settings, dict):
+        raise LaunchRejected(
+            "Launch refused: the deep_linking_settings claim is missing or not an object."
+        )
+    if not _is_web_url(settings.get("deep_link_return_url")):
+        raise LaunchRejected(
+            "Launch refused: deep_link_return_url is missing or is not an http(s) URL."
+        )
+    for name in ("accept_types", "accept_presentation_document_targets"):
+        value = settings.get(name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise LaunchRejected(f"Launch refused: deep_linking_settings {name} is not a list.")
+
+
+def _is_web_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
+def _key_set_cache_key(url: str) -> str:
+    """pylti1p3's name for a cached key set."""
+    return "key-set-url-" + hashlib.md5(url.encode()).hexdigest()  # noqa: S324
+
+
+def _platform_timeout() -> float:
+    return float(current_app.config["PLATFORM_TIMEOUT_SECONDS"])
 
 
 def _origin(url: str) -> str:

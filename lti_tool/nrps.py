@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 SCOPES = ("https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",)
 MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 MAX_PAGES = 1000  # a platform whose next links never end is not followed forever
+# The member fields the roster reads (NRPS 2.0 §2.2), all text.
+MEMBER_TEXT = ("user_id", "status", "name", "given_name", "family_name", "email", "locale")
+USER_ID_LIMIT = 255  # the sub column
 
 
 def _platform(session: Session, context: CourseContext) -> Platform:
@@ -55,16 +58,35 @@ def fetch_members(
     platform = _platform(session, context)
     http = requests.Session()
     members: list[dict[str, Any]] = []
-    for page in follow_pages(
+    pages = follow_pages(
         context.nrps_url, lambda url: _page(session, platform, http, url, timeout), MAX_PAGES
-    ):
-        body = _json_object(page)
-        listed = body.get("members") if body is not None else None
-        if not isinstance(listed, list):
-            log.warning("NRPS answer without members for context %s", context.id)
-            raise ServiceError("The platform's roster answer could not be read.")
-        members += [dict(member) for member in listed if isinstance(member, dict)]
+    )
+    try:
+        for page in pages:
+            body = _json_object(page)
+            listed = body.get("members") if body is not None else None
+            if not isinstance(listed, list):
+                log.warning("NRPS answer without members for context %s", context.id)
+                raise ServiceError("The platform's roster answer could not be read.")
+            members += [_member(member) for member in listed if isinstance(member, dict)]
+    except ServiceCallError as error:  # a next page on another server
+        log.warning("NRPS paging stopped for context %s: %s", context.id, error)
+        raise ServiceError(f"The platform's roster could not be read: {error}") from error
     return members
+
+
+def _member(member: dict[str, Any]) -> dict[str, Any]:
+    """A member as the roster update reads it: the NRPS fields it uses, each of the
+    right type (the platform's answer is not signed, and one odd member must not stop
+    the refresh); a user id that is not text of at most 255 characters is skipped."""
+    kept: dict[str, Any] = {
+        k: v for k, v in member.items() if k in MEMBER_TEXT and isinstance(v, str)
+    }
+    roles = member.get("roles")
+    kept["roles"] = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+    if len(kept.get("user_id", "")) > USER_ID_LIMIT:
+        kept.pop("user_id")
+    return kept
 
 
 def _page(
@@ -96,7 +118,7 @@ def _page(
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -111,7 +133,7 @@ def refresh_roster(session: Session, context: CourseContext, *, timeout: float =
         if not isinstance(sub, str) or not sub:
             continue
         user = upsert_user(session, context.issuer, {"sub": sub, **member})
-        roles = [r for r in member.get("roles", []) if isinstance(r, str)]
+        roles = member["roles"]
         membership = session.scalar(
             select(Membership).where(
                 Membership.context_id == context.id, Membership.user_id == user.id

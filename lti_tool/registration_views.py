@@ -28,6 +28,9 @@ def register() -> ResponseReturnValue:
         base_url=current_app.config["BASE_URL"],
         tool_name=current_app.config["TOOL_NAME"],
         auto_activate=bool(current_app.config["REGISTRATION_AUTO_ACTIVATE"]),
+        allow_private=dynamic_registration.private_hosts_allowed(
+            current_app.config["BASE_URL"], current_app.config["REGISTRATION_PRIVATE_HOSTS"]
+        ),
     )
     db.session.commit()
     return render_template("lti/registration_done.html", platform=platform)

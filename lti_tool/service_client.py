@@ -12,13 +12,17 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from lti_tool.bounded_http import read_bounded
 from lti_tool.exceptions import LtiToolError
 from lti_tool.platform_token import retry_after_seconds
 
+# The largest answer read from a service: a roster page or a line-item list is far
+# smaller (Moodle pages rosters by 100 or so members).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 _NEXT_LINK = re.compile(r"<([^>]+)>\s*;\s*rel\s*=\s*[\"“”']?next[\"“”']?", re.IGNORECASE)
 
 
@@ -54,15 +58,40 @@ def next_page(link_header: str | None) -> str | None:
 def follow_pages(
     url: str, get: Callable[[str], requests.Response], max_pages: int
 ) -> Iterator[requests.Response]:
-    """Every page from ``url`` on, following ``rel="next"``; at most ``max_pages``, so
-    that a runaway next link does not loop forever."""
+    """Every page from ``url`` on, following ``rel="next"``; at most ``max_pages``.
+
+    A next link is resolved against the page that gave it and followed only on the
+    same server (the bearer token goes nowhere else) and only once (a link back to a
+    page already read ends the list instead of reading it again).
+    """
     next_url: str | None = url
-    pages = 0
-    while next_url and pages < max_pages:
+    seen: set[str] = set()
+    while next_url and next_url not in seen and len(seen) < max_pages:
+        seen.add(next_url)
         response = get(next_url)
         yield response
-        next_url = next_page(response.headers.get("Link"))
-        pages += 1
+        link = next_page(response.headers.get("Link"))
+        next_url = urljoin(next_url, link) if link else None
+        if next_url and _origin(next_url) != _origin(url):
+            raise ServiceCallError(
+                f"the platform's next page is on another server ({next_url[:200]}): "
+                "not followed with its token",
+                status=None,
+                retryable=False,
+            )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        port or {"https": 443}.get(parts.scheme, 80),
+    )
 
 
 class ServiceClient:
@@ -74,12 +103,19 @@ class ServiceClient:
         self.timeout = timeout
 
     def call(self, method: str, url: str, *, accept: str, **kwargs: Any) -> requests.Response:
+        if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).hostname:
+            raise ServiceCallError(
+                f"the platform gave a service address that is not an http(s) URL: {url[:200]!r}",
+                status=None,
+                retryable=False,
+            )
         headers = {"Authorization": f"Bearer {self.token}", "Accept": accept}
         headers.update(kwargs.pop("headers", {}))
         try:
             response = self.http.request(
-                method, url, headers=headers, timeout=self.timeout, **kwargs
+                method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs
             )
+            read_bounded(response, max_bytes=MAX_ANSWER_BYTES, seconds=self.timeout)
         except requests.Timeout as error:
             raise ServiceCallError(f"{method} timed out", status=None, retryable=True) from error
         except requests.ConnectionError as error:
@@ -87,6 +123,12 @@ class ServiceClient:
                 f"{method} could not reach the platform ({type(error).__name__})",
                 status=None,
                 retryable=True,
+            ) from error
+        except requests.RequestException as error:  # redirect loop, undecodable body...
+            raise ServiceCallError(
+                f"{method} got an answer that cannot be read ({type(error).__name__})",
+                status=None,
+                retryable=False,
             ) from error
         status = response.status_code
         if status < 300:

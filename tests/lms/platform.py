@@ -131,6 +131,8 @@ class TestPlatform:
         self.deep_link_responses: list[dict[str, Any]] = []
         self.registration_tokens: set[str] = set()
         self.registrations: list[dict[str, Any]] = []
+        # The client id the registration endpoint gives (a random one when None).
+        self.registration_client_id: str | None = None
         self.extra_keys: list[dict[str, Any]] = []
         self.last_client_id: str | None = None
 
@@ -512,7 +514,9 @@ window.addEventListener("message", function (event) {{
             if problems:
                 return jsonify({"error": "invalid_client_metadata", "problems": problems}), 400
             self.registrations.append(body)
-            client_id = "".join(secrets.choice(string.ascii_letters) for _ in range(15))
+            client_id = self.registration_client_id or "".join(
+                secrets.choice(string.ascii_letters) for _ in range(15)
+            )
             self.last_client_id = client_id
             deployment_id = str(len(self.registrations))
             answer = dict(body)

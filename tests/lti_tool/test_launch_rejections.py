@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.lms.flow import LaunchFlow
-from tests.lms.platform import DROP, LTI, TestPlatform, new_rsa_key
+from tests.lms.platform import DL, DROP, LTI, TestPlatform, new_rsa_key
 
 Claims = dict[str, Any]
 
@@ -321,6 +321,72 @@ def test_refusal_is_logged_with_its_reason_and_without_the_token(
     assert "signature is invalid" in logged
     assert token not in logged and token.split(".")[1] not in logged
     assert "ada@example.org" not in logged and "Lovelace" not in logged
+
+
+# -- claims of the wrong shape (LTI 1.3 Core §5.3, §5.4; Deep Linking 2.0 §4.4.1)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({LTI + "launch_presentation": "iframe"}, "launch_presentation is not a JSON object"),
+        ({LTI + "context": ["course-1"]}, "context is not a JSON object"),
+        ({LTI + "custom": "framework=x"}, "custom is not a JSON object"),
+        (
+            {LTI + "launch_presentation": {"return_url": "javascript:alert(1)"}},
+            "return_url is not an http(s) URL",
+        ),
+        ({"sub": "u" * 256}, "sub claim is longer than 255"),
+        ({"sub": 42}, "must be a string"),
+        ({LTI + "context": {"id": "c" * 256}}, "context id is not a string of at most 255"),
+        ({LTI + "resource_link": {"id": "r" * 256}}, "resource_link id is not a string"),
+    ],
+    ids=[
+        "presentation-string",
+        "context-list",
+        "custom-string",
+        "return-url-javascript",
+        "sub-too-long",
+        "sub-number",
+        "context-id-too-long",
+        "link-id-too-long",
+    ],
+)
+def test_launch_with_a_claim_of_the_wrong_shape_is_refused(
+    launch_flow: LaunchFlow, lms: TestPlatform, change: Claims, reason: str
+) -> None:
+    assert_refused(login_and_post(launch_flow, lms, change), reason)
+
+
+def test_launch_with_a_255_character_sub_is_accepted(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    response = login_and_post(launch_flow, lms, {"sub": "u" * 255})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ("https://lms.example/return", "deep_linking_settings is not a JSON object"),
+        ({"deep_link_return_url": "javascript:alert(1)"}, "not an http(s) URL"),
+        ({"deep_link_return_url": "data:text/html,x"}, "not an http(s) URL"),
+        ({"deep_link_return_url": ["https://lms.example"]}, "not an http(s) URL"),
+        ({"accept_types": "ltiResourceLink"}, "accept_types is not a list"),
+    ],
+    ids=["string", "javascript-url", "data-url", "url-list", "accept-types-string"],
+)
+def test_deep_linking_request_with_bad_settings_is_refused(
+    launch_flow: LaunchFlow, lms: TestPlatform, settings: Any, reason: str
+) -> None:
+    claims = lms.claims("instructor", message_type="LtiDeepLinkingRequest")
+    login = launch_flow.start_login(claims)
+    if isinstance(settings, dict):
+        settings = claims[DL + "deep_linking_settings"] | settings
+    claims[DL + "deep_linking_settings"] = settings
+    response = launch_flow.post_launch(login, lms.id_token(claims, nonce=login.nonce))
+    assert_refused(response, reason)
+    assert "javascript:" not in response.text and "data:text" not in response.text
 
 
 # -- what the certification requires a tool to accept

@@ -10,8 +10,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from lti_tool import dynamic_registration
 from lti_tool.cli import main
 from lti_tool.database import db
+from lti_tool.exceptions import RegistrationFailed
 from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.platform import Platform
 from lti_tool.models.resource_link import ResourceLink
@@ -154,6 +156,30 @@ def test_refresh_roster_marks_members_who_left_inactive(
     assert states == {"7": False, "8": True}
 
 
+def test_members_of_odd_shape_do_not_stop_the_roster_refresh(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    """The roster answer is not signed: a member with roles null, a presentation that is
+    text or a user id longer than kept is read as far as it makes sense (was a 500)."""
+    launch_flow.launch("learner", user="7")
+    odd = member("9", "Learner", "Odd One")
+    odd["roles"] = None
+    odd["launch_presentation"] = "x"
+    odd[LTI + "launch_presentation"] = "x"
+    lms.members["course-1"] = [
+        odd,
+        member("x" * 300, "Learner", "Too Long"),
+        member("8", "Learner", "New One"),
+    ]
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        assert refresh_roster(db.session, context) == 2
+        db.session.commit()
+        subs = set(db.session.scalars(select(LtiUser.sub)))
+    assert subs == {"7", "8", "9"}
+
+
 def test_roster_refreshes_share_one_token_and_ask_again_once_it_is_refused(
     launch_flow: LaunchFlow, lms: TestPlatform, live_tool
 ) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +273,74 @@ def test_dynamic_registration_refuses_an_issuer_foreign_to_the_configuration_url
     assert page.status_code == 400
     assert "issuer does not match the address its configuration came from" in page.text
     assert lms.registrations == []
+
+
+def test_dynamic_registration_never_repoints_an_existing_registration(
+    lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    """Whoever answers a registration with a client id already registered for that
+    issuer would otherwise get its launches: its keys and endpoints stay as they were."""
+    lms.registration_client_id = lms.client_id  # the registration the lms fixture made
+    with live_tool.app.app_context():
+        before = db.session.scalar(select(Platform).where(Platform.client_id == lms.client_id))
+        assert before is not None
+        kept = (before.key_set_url, before.auth_token_url, before.auth_login_url)
+    page = requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    assert page.status_code == 400 and "already registered the tool" in page.text
+    with live_tool.app.app_context():
+        after = db.session.scalar(select(Platform).where(Platform.client_id == lms.client_id))
+        assert after is not None
+        assert (after.key_set_url, after.auth_token_url, after.auth_login_url) == kept
+
+
+def test_dynamic_registration_compares_the_issuer_on_a_path_boundary(lms: TestPlatform) -> None:
+    """§3.5.1: an issuer https://h/moodle covers https://h/moodle/..., not https://h/moodle-x."""
+    lms.issuer = f"{lms.url}/.well"  # a prefix of /.well-known/... but not a path above it
+    page = requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    assert page.status_code == 400
+    assert "issuer does not match the address its configuration came from" in page.text
+    assert lms.registrations == []
+
+
+def test_a_public_tool_reads_no_private_address_to_register(lms: TestPlatform, live_tool) -> None:  # type: ignore[no-untyped-def]
+    live_tool.app.config["REGISTRATION_PRIVATE_HOSTS"] = False
+    page = requests.get(lms.registration_start_url(lms.new_registration_token()), timeout=10)
+    assert page.status_code == 400 and "is not a public address" in page.text
+    assert lms.registrations == []
+
+
+@pytest.mark.parametrize(
+    ("base_url", "setting", "allowed"),
+    [
+        ("http://127.0.0.1:8000", None, True),
+        ("http://localhost:8000", None, True),
+        ("https://10.0.0.5", None, True),
+        ("https://tool.example.org", None, False),
+        ("https://8.8.8.8", None, False),
+        ("https://tool.example.org", True, True),
+        ("http://127.0.0.1:8000", False, False),
+    ],
+)
+def test_private_platforms_may_register_only_beside_a_private_tool_unless_set(
+    base_url: str, setting: bool | None, allowed: bool
+) -> None:
+    assert dynamic_registration.private_hosts_allowed(base_url, setting) is allowed
+
+
+def test_an_https_issuer_must_not_name_plain_http_endpoints() -> None:
+    issuer = "https://moodle.example.org"
+    configuration = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/mod/lti/auth.php",
+        "token_endpoint": "http://moodle.example.org/mod/lti/token.php",
+        "jwks_uri": f"{issuer}/mod/lti/certs.php",
+        "registration_endpoint": f"{issuer}/mod/lti/openid-registration.php",
+        dynamic_registration.PLATFORM_CONFIGURATION: {"product_family_code": "moodle"},
+    }
+    with pytest.raises(RegistrationFailed, match="is https but not its token_endpoint"):
+        dynamic_registration.check_platform_configuration(
+            configuration, f"{issuer}:443/mod/lti/openid-configuration.php"
+        )
 
 
 def test_dynamic_registration_needs_the_openid_configuration_parameter(live_tool) -> None:  # type: ignore[no-untyped-def]
