@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
-from lti_tool.service_client import ServiceCallError, ServiceClient, follow_pages
+from lti_tool.service_client import ServiceCallError, ServiceClient, follow_pages, origin
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
@@ -37,16 +37,10 @@ def invalid(reason: str) -> ServiceCallError:
     return ServiceCallError(f"the platform sent {reason}", status=None, retryable=False)
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of an http(s) URL, the port made explicit (RFC 6454 §4)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return (scheme, "", None)
-    default = {"http": 80, "https": 443}.get(scheme)
-    return (scheme, (parts.hostname or "").lower(), port or default)
+def _beside(url: str, endpoint: str) -> bool:
+    """``url`` is an absolute http(s) URL on ``endpoint``'s origin."""
+    where = origin(url)
+    return where[0] in ("http", "https") and bool(where[1]) and where == origin(endpoint)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -74,13 +68,7 @@ class LineItem:
         if not isinstance(data, dict):
             raise invalid("a line item that is not a JSON object")
         url = data.get("id")
-        if (
-            not isinstance(url, str)
-            or len(url) > MAX_URL_LENGTH
-            or origin(url)[0] not in ("http", "https")
-            or not origin(url)[1]
-            or origin(url) != origin(endpoint)
-        ):
+        if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or not _beside(url, endpoint):
             raise invalid(
                 "a line item whose id is not an absolute URL on the service's own "
                 f"origin: {str(url)[:200]!r}"

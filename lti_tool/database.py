@@ -56,9 +56,12 @@ def make_engine(
     try:
         engine = create_engine(url, **options)
     except (ArgumentError, ValueError, ImportError) as error:  # ImportError: no driver
+        # The message is SQLAlchemy's or the driver's about the URL's form, which does
+        # not quote the URL (nor its password).
+        reason = str(error).splitlines()[0] if str(error) else ""
         raise ConfigurationError(
             f"LTI_TOOL_DATABASE_URL is not a database URL the tool can use "
-            f"({type(error).__name__}: {_without_password(error, url)})"
+            f"({type(error).__name__}: {reason})"
         ) from None
     if engine.dialect.name == "sqlite":
         synchronous = "NORMAL" if durability == "relaxed" else "FULL"
@@ -84,19 +87,6 @@ def make_engine(
     if engine.dialect.name != "sqlite":  # a server, which may restart under the pool
         _ping_when_idle(engine, ping_after_idle)
     return engine
-
-
-def _without_password(error: Exception, url: str) -> str:
-    """The error's text with the URL's password (if any) masked."""
-    text = str(error).splitlines()[0] if str(error) else ""
-    scheme_end = url.find("://")
-    at = url.rfind("@")
-    if scheme_end != -1 and at > scheme_end:
-        credentials = url[scheme_end + 3 : at]
-        _, colon, password = credentials.partition(":")
-        if colon and password:
-            text = text.replace(password, "***")
-    return text
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

@@ -23,6 +23,7 @@ from lti_tool.bounded_http import read_bounded
 from lti_tool.exceptions import PlatformError, RegistrationFailed
 from lti_tool.models.platform import Platform
 from lti_tool.platforms import save_platform
+from lti_tool.service_client import origin
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +48,9 @@ REQUIRED_CONFIGURATION = (
 )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port (the scheme's default when none is written)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return parts.scheme, "", None
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port or default
-
-
 def _http_url(value: Any) -> bool:
     return (
-        isinstance(value, str)
-        and _origin(value)[0] in {"https", "http"}
-        and bool(_origin(value)[1])
+        isinstance(value, str) and origin(value)[0] in {"https", "http"} and bool(origin(value)[1])
     )
 
 
@@ -135,7 +123,7 @@ def fetch_platform_configuration(
 def _under(url: str, issuer: str) -> bool:
     """``url`` is at ``issuer`` or below it, on a path boundary (§3.5.1): an issuer
     ``https://h/moodle`` does not cover ``https://h/moodle-evil/...``."""
-    if _origin(url) != _origin(issuer):
+    if origin(url) != origin(issuer):
         return False
     issuer_path = urlsplit(issuer).path.rstrip("/")
     path = urlsplit(url).path
@@ -153,8 +141,8 @@ def check_platform_configuration(configuration: dict[str, Any], url: str) -> Non
         raise RegistrationFailed(
             "The platform's issuer does not match the address its configuration came from."
         )
-    if _origin(issuer)[0] == "https":
-        downgraded = [k for k in REQUIRED_CONFIGURATION if _origin(configuration[k])[0] != "https"]
+    if origin(issuer)[0] == "https":
+        downgraded = [k for k in REQUIRED_CONFIGURATION if origin(configuration[k])[0] != "https"]
         if downgraded:
             raise RegistrationFailed(
                 "The platform's issuer is https but not its " + ", ".join(downgraded) + "."

@@ -72,7 +72,7 @@ def follow_pages(
         yield response
         link = next_page(response.headers.get("Link"))
         next_url = urljoin(next_url, link) if link else None
-        if next_url and _origin(next_url) != _origin(url):
+        if next_url and origin(next_url) != origin(url):
             raise ServiceCallError(
                 f"the platform's next page is on another server ({next_url[:200]}): "
                 "not followed with its token",
@@ -81,17 +81,17 @@ def follow_pages(
             )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of an http(s) URL, the port made explicit (RFC 6454 §4);
+    a port that is not a number gives no host, so it matches no other origin."""
     parts = urlsplit(url)
+    scheme = parts.scheme.lower()
     try:
         port = parts.port
     except ValueError:
-        port = -1
-    return (
-        parts.scheme,
-        (parts.hostname or "").lower(),
-        port or {"https": 443}.get(parts.scheme, 80),
-    )
+        return (scheme, "", None)
+    default = {"http": 80, "https": 443}.get(scheme)
+    return (scheme, (parts.hostname or "").lower(), port or default)
 
 
 class ServiceClient:
@@ -103,7 +103,8 @@ class ServiceClient:
         self.timeout = timeout
 
     def call(self, method: str, url: str, *, accept: str, **kwargs: Any) -> requests.Response:
-        if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).hostname:
+        scheme, host, _port = origin(url)
+        if scheme not in ("https", "http") or not host:
             raise ServiceCallError(
                 f"the platform gave a service address that is not an http(s) URL: {url[:200]!r}",
                 status=None,

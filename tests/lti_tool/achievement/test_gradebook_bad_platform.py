@@ -33,9 +33,14 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 
 def one_attempt(app: Flask, session: Session, world: World) -> ScoreOutbox:
     """Queue one score, let a worker try it once, and return the row."""
-    world.add_learner("u1")
     world.add_link("b3", "bloc-3")
-    world.evidence("u1", "bloc-3/C1", score=0.9)
+    return attempt_evidence(app, session, world, "bloc-3/C1")
+
+
+def attempt_evidence(app: Flask, session: Session, world: World, competency: str) -> ScoreOutbox:
+    """Evidence for learner u1 on ``competency``, one worker step, the outbox row."""
+    world.add_learner("u1")
+    world.evidence("u1", competency, score=0.9)
     session.commit()
     with app.app_context():
         sessions = app.extensions["database"]["sessionmaker"]
@@ -249,14 +254,7 @@ def test_a_nan_score_maximum_from_the_launch_line_item_is_refused(
     lms_world.add_link("all", None, lineitem_url=str(item["id"]))
     body = b'{"id": "' + str(item["id"]).encode() + b'", "label": "x", "scoreMaximum": NaN}'
     ags.state.answer_next(1, 200, body, paths="lineitems")
-    lms_world.add_learner("u1")
-    lms_world.evidence("u1", "bloc-1/C1", score=0.9)
-    session.commit()
-    with app.app_context():
-        sessions = app.extensions["database"]["sessionmaker"]
-    Worker(new_session=sessions, settings=FAST, name="w1").step()
-    session.expire_all()
-    row = session.scalars(select(ScoreOutbox)).one()
+    row = attempt_evidence(app, session, lms_world, "bloc-1/C1")
     assert row.status == "dead" and "scoreMaximum" in row.last_error
     assert "unexpected" not in row.last_error
 
@@ -302,14 +300,7 @@ def test_a_line_item_cached_with_maximum_zero_is_resolved_again(
             resource_link_id=link.id, lineitem_url=str(item["id"]), score_maximum=0, label="b3"
         )
     )
-    lms_world.add_learner("u1")
-    lms_world.evidence("u1", "bloc-3/C1", score=0.9)
-    session.commit()
-    with app.app_context():
-        sessions = app.extensions["database"]["sessionmaker"]
-    Worker(new_session=sessions, settings=FAST, name="w1").step()
-    session.expire_all()
-    assert session.scalars(select(ScoreOutbox)).one().status == "delivered"
+    assert attempt_evidence(app, session, lms_world, "bloc-3/C1").status == "delivered"
     [score] = ags.state.accepted
     assert score["scoreMaximum"] == 20.0
     assert session.scalars(select(GradebookLineItem)).one().score_maximum == 20.0
