@@ -144,7 +144,12 @@ def launch_complete() -> ResponseReturnValue:
     expected = origin(current_app.config["BASE_URL"])
     if request.headers.get("Origin") != expected or not request.is_json:
         raise LaunchRejected("Launch refused: this step only accepts the tool's own page.")
-    data = request.get_json(silent=True) or {}
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested past the decoder: not the page's body either
+        data = None
+    if not isinstance(data, dict):
+        raise LaunchRejected("Launch refused: this step takes the page's JSON object.")
     state, stored = str(data.get("state") or ""), str(data.get("stored_state") or "")
     if not state or stored != state:
         raise LaunchRejected(

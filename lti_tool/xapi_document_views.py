@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response
 from sqlalchemy.orm import Session
 
-from xapi import documents
+from xapi import documents, json_text
 from xapi.credentials import Caller
 from xapi.documents import ACTIVITY_PROFILE, AGENT_PROFILE, STATE, Preconditions, Scope
 from xapi.exceptions import BadRequest, InvalidStatement
@@ -110,7 +110,7 @@ def _all_registrations(scope: Scope, params: dict[str, str]) -> Scope:
 
 def _agent(text: str) -> dict[str, Any]:
     try:
-        agent = json.loads(text)
+        agent = json_text.loads(text)
         StatementValidator().agent(agent, "agent")
     except (ValueError, InvalidStatement) as error:
         raise BadRequest(f"parameter agent: {error}") from None

@@ -27,6 +27,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lti_tool import evidence_drainer, xapi_document_views
 from lti_tool.database import db
 from xapi import credentials as xapi_credentials
+from xapi import json_text
 from xapi.activity_definitions import activity_object, person_object
 from xapi.credentials import Caller
 from xapi.documents import ACTIVITY_PROFILE, AGENT_PROFILE, STATE
@@ -211,7 +212,7 @@ def agents() -> ResponseReturnValue:
     if "agent" not in xreq.params:
         raise BadRequest("the agent parameter is required")
     try:
-        agent = json.loads(xreq.params["agent"])
+        agent = json_text.loads(xreq.params["agent"])
         StatementValidator().agent(agent, "agent")
     except (ValueError, InvalidStatement) as error:
         raise BadRequest(f"parameter agent: {error}") from None

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from referentiel.orm import utcnow
+from xapi import json_text
 from xapi.exceptions import BadRequest, DocumentConflict, DocumentNotFound, PreconditionFailed
 from xapi.identifiers import digest, hashed_agent_key
 from xapi.models import Document
@@ -180,9 +181,11 @@ def _json_object(content: bytes, content_type: str, what: str) -> dict[str, Any]
     if content_type.split(";")[0].strip().lower() != JSON_TYPE:
         raise BadRequest(f"{what} must be application/json to be merged by POST")
     try:
-        value = json.loads(content.decode("utf-8"))
+        value = json_text.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise BadRequest(f"{what} is not valid JSON") from None
+    if json_text.deeper_than(value, json_text.MAX_DEPTH):
+        raise BadRequest(f"{what} nests more than {json_text.MAX_DEPTH} levels of JSON")
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object to be merged by POST")
     return value

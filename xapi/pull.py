@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from tincan.http_request import HTTPRequest
 from tincan.remote_lrs import RemoteLRS
 
-from xapi import derivation
+from xapi import derivation, json_text
 from xapi.comparison import same_statement
 from xapi.exceptions import InvalidStatement, PullError, XapiError
 from xapi.models import PullSource, Statement
@@ -251,7 +251,7 @@ def statement_result(text: str) -> tuple[list[ReceivedStatement], str]:
         raise _not_a_statement_result(f"'statements': {error}") from None
     more: Any = ""
     if "more" in fields:
-        more = json.loads(text[slice(*fields["more"])])
+        more = json_text.loads(text[slice(*fields["more"])])
     if more is None:
         more = ""
     if not isinstance(more, str):
@@ -278,12 +278,12 @@ def _object_members(text: str) -> dict[str, tuple[int, int]]:
         while True:
             if text[pos : pos + 1] != '"':
                 raise ValueError(f"a member name expected at {pos}")
-            key, pos = decoder.raw_decode(text, pos)
+            key, pos = json_text.raw_decode(decoder, text, pos)
             pos = _skip(text, pos)
             if text[pos : pos + 1] != ":":
                 raise ValueError(f"':' expected at {pos}")
             start = _skip(text, pos + 1)
-            _value, pos = decoder.raw_decode(text, start)
+            _value, pos = json_text.raw_decode(decoder, text, start)
             members[key] = (start, pos)
             pos = _skip(text, pos)
             if text[pos : pos + 1] == ",":

@@ -11,13 +11,13 @@ LRS has no key to check it against, so only its form and payload are checked.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import jwt
 from cryptography import x509
 
+from xapi import json_text
 from xapi.comparison import same_statement
 from xapi.exceptions import BadRequest
 
@@ -46,8 +46,8 @@ def check_signature(statement: Mapping[str, Any], contents: Mapping[str, bytes],
         try:
             token = content.decode("ascii").strip()
             header_b64, payload_b64, _signature = token.split(".")
-            header = json.loads(_b64decode(header_b64))
-            payload = json.loads(_b64decode(payload_b64))
+            header = json_text.loads(_b64decode(header_b64))
+            payload = json_text.loads(_b64decode(payload_b64))
         except (UnicodeDecodeError, ValueError):
             raise BadRequest(f"{where}: not a JWS with a JSON payload (RFC 7515)") from None
         if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS:

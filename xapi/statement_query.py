@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from xapi.exceptions import BadRequest, StatementNotFound
 from xapi.identifiers import digest, hashed_agent_key
+from xapi.json_text import loads
 from xapi.models import Statement, StatementActivity, StatementAgent
 from xapi.validation import StatementValidator, parse_timestamp, uuid
 
@@ -101,8 +102,8 @@ def parse_query(
     agent_key = None
     if "agent" in params:
         try:
-            agent = json.loads(params["agent"])
-        except json.JSONDecodeError:
+            agent = loads(params["agent"])
+        except ValueError:
             raise BadRequest("parameter agent must be an agent or group as JSON") from None
         validator = StatementValidator()
         try:

@@ -26,6 +26,7 @@ from xapi.comparison import same_statement
 from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
 from xapi.identifiers import digest, hashed_agent_key
+from xapi.json_text import loads, raw_decode
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
@@ -81,8 +82,8 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
         else:
             while True:
                 try:
-                    value, after = decoder.raw_decode(text, pos)
-                except json.JSONDecodeError as error:
+                    value, after = raw_decode(decoder, text, pos)
+                except ValueError as error:
                     raise BadRequest(f"the body is not valid JSON: {error}") from None
                 items.append(ReceivedStatement(_statement_object(value), text[pos:after]))
                 pos = _skip(text, after)
@@ -97,8 +98,8 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
             raise BadRequest("the body is not valid JSON: extra data after the array")
         return items, True
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
+        value = loads(text)
+    except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     return [ReceivedStatement(_statement_object(value), text.strip())], False
 

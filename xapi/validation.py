@@ -12,6 +12,7 @@ start with ``2.0`` and the ``contextAgents``/``contextGroups`` properties of 2.0
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from xapi.exceptions import InvalidStatement
+from xapi.json_text import MAX_EXTENSION_DEPTH, deeper_than
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -172,20 +174,31 @@ def _language_map(value: Any, path: str) -> None:
 def _extensions(value: Any, path: str) -> None:
     if not isinstance(value, dict):
         raise _fail(path, f"must be a JSON object, got {_kind(value)}")
-    for key in value:
+    for key, item in value.items():
         iri(key, f"{path} key {key!r}")
+        if isinstance(item, dict | list) and deeper_than(item, MAX_EXTENSION_DEPTH):
+            raise _fail(f"{path}.{key}", f"nests more than {MAX_EXTENSION_DEPTH} levels of JSON")
 
 
 def parse_timestamp(value: Any, path: str) -> datetime:
     """An ISO 8601 timestamp as a UTC datetime; ``-00:00`` (unknown offset, RFC 3339 §4.3)
     is refused as xAPI 1.0.3 Data §4.5 requires."""
-    text = _string(value, path)
+    moment = _moment(_string(value, path))
+    if isinstance(moment, str):
+        raise _fail(path, moment)
+    return moment
+
+
+@functools.lru_cache(maxsize=2048)
+def _moment(text: str) -> datetime | str:
+    """The UTC datetime ``text`` stands for, or why it stands for none. Cached: a stored
+    statement's timestamp is read when it is validated and again when it is stored."""
     match = TIMESTAMP_RE.match(text)
     if not match:
-        raise _fail(path, f"must be an ISO 8601 date-time, got {text!r}")
+        return f"must be an ISO 8601 date-time, got {text!r}"
     parts = match.groupdict()
     if parts["sign"] == "-" and int(parts["oh"]) == 0 and int(parts["om"] or 0) == 0:
-        raise _fail(path, "the offset -00:00 is not allowed: give Z or the real offset")
+        return "the offset -00:00 is not allowed: give Z or the real offset"
     try:
         fraction = parts["f"] or ""
         micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
@@ -205,9 +218,9 @@ def parse_timestamp(value: Any, path: str) -> datetime:
         )
         return moment.astimezone(UTC)
     except ValueError as error:
-        raise _fail(path, f"is not a real date-time ({error})") from None
+        return f"is not a real date-time ({error})"
     except OverflowError:  # an offset that moves it out of years 1 to 9999
-        raise _fail(path, "is out of the range of date-times (years 1 to 9999 in UTC)") from None
+        return "is out of the range of date-times (years 1 to 9999 in UTC)"
 
 
 class StatementValidator:

@@ -75,14 +75,18 @@ class _DriverInsert:
     defaults: tuple[tuple[Callable[[Any], Any] | None, Any, Callable[[Any], Any] | None], ...]
 
     def values(self, row: dict[str, Any]) -> list[Any]:
-        out = [
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self.columns, self.processors, strict=True)
-        ]
+        out = [row[name] for name in self.columns]
+        for index, convert in self._processed:
+            out[index] = convert(out[index])
         for make, scalar, process in self.defaults:
             value = make(None) if make is not None else scalar
             out.append(value if process is None else process(value))
         return out
+
+    @functools.cached_property
+    def _processed(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """The columns whose values go through a processor (most go as they are)."""
+        return tuple((index, process) for index, process in enumerate(self.processors) if process)
 
 
 def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[str, Any]]) -> None:

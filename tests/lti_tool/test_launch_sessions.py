@@ -26,6 +26,7 @@ from lti_tool.models.launch_storage import LaunchStorageEntry
 from lti_tool.models.people import LtiUser
 from lti_tool.platforms import save_platform
 from referentiel.orm import utcnow
+from tests.conftest import BASE_URL
 from tests.lms.fixtures import load_builtin_referentiel, register_platform
 from tests.lms.flow import LaunchFlow, cookieless_session, data_attributes, form_fields
 from tests.lms.platform import TestPlatform
@@ -90,6 +91,19 @@ def test_platform_storage_completion_refuses_other_origins_and_forms(
     assert cross_site.status_code == 400
     as_form = requests.post(url, data=body, headers={"Origin": launch_flow.tool_url}, timeout=10)
     assert as_form.status_code == 400
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"state"', "[" * 100_000 + "]" * 100_000])
+def test_platform_storage_completion_refuses_json_that_is_not_an_object(
+    client: FlaskClient, body: str
+) -> None:
+    answer = client.post(
+        "/lti/launch/complete",
+        data=body,
+        headers={"Origin": BASE_URL, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert "JSON object" in answer.get_data(as_text=True)
 
 
 def test_login_inside_a_frame_checks_cookies_before_going_to_the_platform(

@@ -190,6 +190,7 @@ def test_timestamp_with_minus_zero_offset_must_be_rejected(lrs: Lrs, sample: Sam
         ("", "application/json", "no statement"),
         ("{}", "text/plain", "Content-Type"),
         ('{"actor": {}} trailing', "application/json", "not valid JSON"),
+        ('{"result": {"score": {"raw": 1' + "0" * 5000 + "}}}", "application/json", "not valid"),
     ],
 )
 def test_malformed_bodies_get_400_never_422(
