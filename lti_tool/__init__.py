@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
         input_guard,
         learner_views,
         navigation,
+        rate_limits,
         referentiel_views,
         security_headers,
         trainer_views,
@@ -110,6 +111,8 @@ def _register_blueprints(app: Flask) -> None:
     csrf.csrf.exempt(xapi_views.bp)
     app.register_blueprint(xapi_views.bp, url_prefix="/xapi")
     _register_lti(app)
+    # Last: it wraps views of the blueprints registered above.
+    rate_limits.init_app(app)
 
 
 def _register_lti(app: Flask) -> None:

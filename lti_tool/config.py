@@ -27,7 +27,14 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LOCALE": "fr",
     "LOG_LEVEL": "INFO",
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-* (ProxyFix)
-    "RATELIMIT_STORAGE_URI": None,  # defaults to the database-free memory:// only in tests
+    # Rate limits of the anonymous endpoints, per client address (lti_tool.rate_limits).
+    # memory:// counts in each process: with several workers (gunicorn -w N) set
+    # redis://host:6379 so that they share the counts.
+    "RATE_LIMIT_ENABLED": True,
+    "RATE_LIMIT_STORAGE_URL": "memory://",
+    "RATE_LIMIT_REGISTRATION": "10 per hour",
+    "RATE_LIMIT_LAUNCH": "1200 per minute",  # each of login, launch: a classroom behind NAT
+    "RATE_LIMIT_XAPI_AUTH_FAILURES": "60 per minute",  # 401s per address, then 429s
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
     # Platforms registered by LTI Dynamic Registration accept launches at once; set
@@ -77,7 +84,12 @@ _FLOAT_KEYS = {
     "EVIDENCE_MAX_DELAY_SECONDS",
     "EVIDENCE_POLL_SECONDS",
 }
-_BOOL_KEYS = {"SESSION_COOKIE_HTTPONLY", "REGISTRATION_AUTO_ACTIVATE", "REGISTRATION_PRIVATE_HOSTS"}
+_BOOL_KEYS = {
+    "SESSION_COOKIE_HTTPONLY",
+    "REGISTRATION_AUTO_ACTIVATE",
+    "REGISTRATION_PRIVATE_HOSTS",
+    "RATE_LIMIT_ENABLED",
+}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

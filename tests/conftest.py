@@ -28,8 +28,12 @@ BASE_URL = "http://tool.test"
 def pytest_configure(config: pytest.Config) -> None:
     """Every app the tests make derives evidence in the request, before its answer, so
     that tests read it at once and no app leaves a drainer thread polling the shared
-    test database; tests/lti_tool/xapi/test_derivation_modes.py covers the other modes."""
+    test database; tests/lti_tool/xapi/test_derivation_modes.py covers the other modes.
+
+    Rate limits are off, so that no test is refused for making many requests from
+    one address; tests/lti_tool/test_rate_limits.py turns them on."""
     os.environ["LTI_TOOL_EVIDENCE_DERIVATION"] = "inline"
+    os.environ["LTI_TOOL_RATE_LIMIT_ENABLED"] = "false"
 
 
 def _postgres_url() -> str | None:

@@ -36,6 +36,16 @@ from lti_tool.database import make_engine
             "Error: LTI_TOOL_TRUSTED_PROXIES must be a number, not 'bogus'\n",
         ),
         (
+            "LTI_TOOL_RATE_LIMIT_LAUNCH",
+            "Error: LTI_TOOL_RATE_LIMIT_LAUNCH must be a rate limit such as '10 per hour', "
+            "not 'bogus'\n",
+        ),
+        (
+            "LTI_TOOL_RATE_LIMIT_STORAGE_URL",
+            "Error: LTI_TOOL_RATE_LIMIT_STORAGE_URL must be memory:// or redis://host:port, "
+            "not 'bogus'\n",
+        ),
+        (
             "LTI_TOOL_DATABASE_URL",
             "Error: LTI_TOOL_DATABASE_URL is not a database URL the tool can use "
             "(ArgumentError: Could not parse SQLAlchemy URL from given URL string)\n",
