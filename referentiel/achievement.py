@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -185,6 +185,11 @@ class Counted:
     success: bool | None = None
     threshold: float = 0.5
     reason: str | None = None  # why it does not count, when it does not
+    # The explanation entry it was read back from (Tally.from_json), written again as
+    # it is rather than rebuilt: a state rewrites its twenty listed pieces at each new
+    # piece of evidence. Not an argument, so that ``replace`` never carries it over to
+    # a piece that says something else.
+    listed_as: Mapping[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def note(self) -> str:
@@ -227,6 +232,9 @@ class Achievement:
         """A JSON-ready account of which evidence counted and why."""
 
         def item(c: Counted) -> dict[str, Any]:
+            if c.listed_as is not None:
+                shown = c.listed_as
+                return {key: shown[key] for key in _EXPLAINED_KEYS}
             return {
                 "statement_id": c.statement_id,
                 "activity": c.source_activity,
@@ -364,18 +372,35 @@ class Tally:
             latest=piece(data["latest"]),
             recent=list(data["recent"]),
             per_activity=dict(data["per_activity"]),
-            listed=[
-                Counted(
-                    statement_id=item["statement_id"],
-                    source_activity=item["activity"],
-                    occurred_at=datetime.fromisoformat(item["occurred_at"]),
-                    value=item["value"],
-                    passed=item["passed"],
-                    reason=item["note"],
-                )
-                for item in explanation.get("counted", ())
-            ],
+            listed=[_listed_piece(item) for item in explanation.get("counted", ())],
         )
+
+
+# What an explanation writes of a piece (Achievement.explanation), in its order.
+_EXPLAINED_KEYS = ("statement_id", "activity", "occurred_at", "value", "passed", "note")
+_COUNTED_DEFAULTS = {f.name: f.default for f in fields(Counted) if f.default is not MISSING}
+
+
+def _listed_piece(item: Mapping[str, Any]) -> Counted:
+    """A piece as an explanation listed it (its note read back as its reason).
+
+    Built without the frozen dataclass's ``__init__``, which sets each field through
+    ``object.__setattr__``: a state restores twenty pieces for each new piece of
+    evidence, and that was most of the cost of adding it. Counted has no
+    ``__post_init__``, so nothing is skipped.
+    """
+    piece = object.__new__(Counted)
+    piece.__dict__.update(
+        _COUNTED_DEFAULTS,
+        statement_id=item["statement_id"],
+        source_activity=item["activity"],
+        occurred_at=datetime.fromisoformat(item["occurred_at"]),
+        value=item["value"],
+        passed=item["passed"],
+        reason=item["note"],
+        listed_as=item,
+    )
+    return piece
 
 
 def _in_order(evidence: Iterable[EvidenceItem]) -> list[EvidenceItem]:

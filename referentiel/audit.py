@@ -29,8 +29,15 @@ class AuditEvent(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
 
 
-def record(
-    session: Session,
+def record(session: Session, kind: str, **what: Any) -> AuditEvent:
+    """Append one event to the trail in the caller's transaction (``what``: as for
+    :func:`event_values`)."""
+    event = AuditEvent(**event_values(kind, **what))
+    session.add(event)
+    return event
+
+
+def event_values(
     kind: str,
     *,
     actor: str = "system",
@@ -39,16 +46,14 @@ def record(
     bloc_id: int | None = None,
     summary: str = "",
     **details: Any,
-) -> AuditEvent:
-    """Append one event to the trail in the caller's transaction."""
-    event = AuditEvent(
-        kind=kind,
-        actor=actor,
-        learner_id=learner_id,
-        competency_id=competency_id,
-        bloc_id=bloc_id,
-        summary=summary,
-        details=details,
-    )
-    session.add(event)
-    return event
+) -> dict[str, Any]:
+    """The columns of one event, for :func:`record` or for a many-row INSERT."""
+    return {
+        "kind": kind,
+        "actor": actor,
+        "learner_id": learner_id,
+        "competency_id": competency_id,
+        "bloc_id": bloc_id,
+        "summary": summary,
+        "details": details,
+    }

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from referentiel.lookup import competency_ids_by_iri
+from referentiel.lookup import PREFIX, competency_ids_by_iri
 from xapi.models import MappingRule
 
 CONTEXT_ACTIVITY_KINDS = ("parent", "grouping", "category", "other")
@@ -105,20 +105,39 @@ def competencies_for_statements(
     Two queries for the whole list: the tagged IRIs and the mapping rules.
     ``base_url`` None (no tool URL known) leaves out tagged IRIs.
     """
-    tagged_ids = [_tagged_candidates(statement) for statement in statements]
-    by_iri = competency_ids_by_iri(session, _flatten(tagged_ids), base_url) if base_url else {}
     rules = RuleSet.load(session)
-    found: list[set[int]] = []
-    for statement, candidates in zip(statements, tagged_ids, strict=True):
-        competency_ids = {by_iri[iri] for iri in candidates if iri in by_iri}
-        competency_ids |= rules.competencies_for(rule_candidates(statement))
-        found.append(competency_ids)
-    return found
+    # Only an IRI under the référentiel's prefix can name a competency
+    # (referentiel.lookup.iri_parts): the others (a Moodle statement's site and course)
+    # are left out here rather than looked up.
+    prefix = f"{base_url.rstrip('/')}{PREFIX}/" if base_url else None
+    mapped: dict[str, set[int]] = {}  # per activity id: a batch repeats a few quizzes
+    tagged_ids: list[list[str]] = []
+    by_rules: list[set[int]] = []
+    for statement in statements:
+        object_id = object_activity_id(statement)
+        parents, others = _context_ids(statement)
+        rule_ids = ([object_id] if object_id else []) + parents
+        found: set[int] = set()
+        for activity_id in rule_ids:
+            if activity_id not in mapped:
+                mapped[activity_id] = rules.competencies_for([activity_id])
+            found |= mapped[activity_id]
+        by_rules.append(found)
+        tagged_ids.append(
+            [iri for iri in rule_ids + others if iri.startswith(prefix)] if prefix else []
+        )
+    by_iri = competency_ids_by_iri(session, _flatten(tagged_ids), base_url) if base_url else {}
+    return [
+        {by_iri[iri] for iri in candidates if iri in by_iri} | competency_ids
+        for candidates, competency_ids in zip(tagged_ids, by_rules, strict=True)
+    ]
 
 
-def _tagged_candidates(statement: Mapping[str, Any]) -> list[str]:
-    object_id = object_activity_id(statement)
-    return ([object_id] if object_id else []) + context_activity_ids(statement)
+def _context_ids(statement: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """:func:`context_activity_ids`: the parents (where mapping rules look too), and
+    the other kinds."""
+    ids = context_activity_ids(statement, ("parent",))
+    return ids, context_activity_ids(statement, CONTEXT_ACTIVITY_KINDS[1:])
 
 
 def _flatten(lists: Iterable[list[str]]) -> set[str]:

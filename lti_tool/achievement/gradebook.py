@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -159,32 +159,39 @@ def link_score(session: Session, link: ResourceLink, learner_id: int) -> LinkSco
 def _links_for(
     session: Session, learner_ids: Iterable[int], bloc_ids: Iterable[int]
 ) -> list[tuple[ResourceLink, int]]:
-    """(link, learner) pairs the changed blocs feed: the learner's courses' links on them."""
-    blocs = list(
-        session.execute(
-            select(Bloc.key, Framework.key)
-            .join(Framework, Framework.id == Bloc.framework_id)
-            .where(Bloc.id.in_(sorted(set(bloc_ids))))
+    """(link, learner) pairs the changed blocs feed: the learner's courses' links on them.
+
+    It runs at every derivation round, where there is most often none: the pairs are
+    found first as plain ids (a link on a whole framework is joined once per changed
+    bloc of it, hence the ids made distinct), and links are loaded only when some are.
+    """
+    pairs = list(
+        dict.fromkeys(
+            session.execute(
+                select(ResourceLink.id, Membership.user_id)
+                .join(Membership, Membership.context_id == ResourceLink.context_id)
+                .join(Framework, Framework.key == ResourceLink.framework_key)
+                .join(Bloc, Bloc.framework_id == Framework.id)
+                .where(
+                    Bloc.id.in_(sorted(set(bloc_ids))),
+                    Membership.user_id.in_(sorted(set(learner_ids))),
+                    Membership.is_learner.is_(True),
+                    Membership.active.is_(True),
+                    or_(ResourceLink.bloc_key.is_(None), ResourceLink.bloc_key == Bloc.key),
+                )
+                .order_by(ResourceLink.id, Membership.user_id)
+            ).tuples()
         )
     )
-    framework_keys = {f for _, f in blocs}
-    bloc_keys = {(f, b) for b, f in blocs}
-    rows = session.execute(
-        select(ResourceLink, Membership.user_id)
-        .join(Membership, Membership.context_id == ResourceLink.context_id)
-        .where(
-            Membership.user_id.in_(sorted(set(learner_ids))),
-            Membership.is_learner.is_(True),
-            Membership.active.is_(True),
-            ResourceLink.framework_key.in_(sorted(framework_keys)),
+    if not pairs:
+        return []
+    links = {
+        link.id: link
+        for link in session.scalars(
+            select(ResourceLink).where(ResourceLink.id.in_(sorted({i for i, _ in pairs})))
         )
-        .order_by(ResourceLink.id, Membership.user_id)
-    ).tuples()
-    return [
-        (link, learner)
-        for link, learner in rows
-        if link.bloc_key is None or (link.framework_key, link.bloc_key) in bloc_keys
-    ]
+    }
+    return [(links[link_id], learner_id) for link_id, learner_id in pairs]
 
 
 def _has_ags(session: Session, link: ResourceLink) -> bool:

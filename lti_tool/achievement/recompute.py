@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import and_, select
+from sqlalchemy import Row, Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.util import identity_key
 
 from lti_tool.achievement import gradebook
 from lti_tool.achievement.models import (
@@ -25,7 +26,6 @@ from lti_tool.achievement.models import (
     JuryDecision,
 )
 from lti_tool.achievement.rules import rules_in_force
-from referentiel import audit
 from referentiel.achievement import (
     Achievement,
     EvidenceItem,
@@ -34,6 +34,7 @@ from referentiel.achievement import (
     evaluate,
     evaluate_more,
 )
+from referentiel.audit import AuditEvent, event_values
 from referentiel.certification import bloc_standing, competency_standing
 from referentiel.jury import Decision
 from referentiel.models import Bloc, Competency
@@ -41,36 +42,39 @@ from referentiel.orm import utcnow
 from xapi.evidence_lock import serialise
 from xapi.models import Evidence
 from xapi.signals import evidence_changed
-from xapi.value_lists import one_of
+from xapi.value_lists import insert_rows, one_of
 
 Pair = tuple[int, int]  # (learner_id, competency_id)
 # The evidence columns the rules read: EvidenceItem's fields, in their order.
 _ITEM_COLUMNS = tuple(item_field.name for item_field in fields(EvidenceItem))
+_item_values = itemgetter(*_ITEM_COLUMNS)
 
-# What a recomputation writes of a state, and of a bloc state.
-_STATE_COLUMNS = (
-    "state",
-    "state_source",
-    "computed_state",
-    "score",
-    "evidence_count",
-    "last_evidence_at",
-    "conflicting",
-    "rule_version",
-    "explanation",
-    "tally",
-    "computed_at",
-    "expires_at",
+# States and bloc states are read as plain rows and written with Core, one executemany
+# UPDATE and one INSERT per round: a derivation round rewrites one state per touched
+# pair, and the ORM's unit of work (attribute events, flush bookkeeping) cost more than
+# the rules themselves. Every column is written, changed or not, as the ORM flush did.
+_STATES = cast(Table, CompetencyState.__table__)
+_BLOC_STATES = cast(Table, BlocState.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
+_STATE_READ = select(
+    _STATES.c.id,
+    _STATES.c.learner_id,
+    _STATES.c.competency_id,
+    _STATES.c.state,
+    _STATES.c.computed_state,
+    _STATES.c.conflicting,
+    _STATES.c.rule_version,
+    _STATES.c.explanation,
+    _STATES.c.tally,
 )
-_BLOC_COLUMNS = ("state", "acquired", "total", "jury_decision_id", "updated_at")
-
-
-def _rewrite_all(row: object, columns: tuple[str, ...]) -> None:
-    """Write every column of ``row``, changed or not: the flush then sends all the rows
-    of a round as one batched UPDATE, where updates of different columns would each be a
-    statement of its own (a round trip each on PostgreSQL)."""
-    for name in columns:
-        flag_modified(row, name)
+_BLOC_STATE_READ = select(
+    _BLOC_STATES.c.id, _BLOC_STATES.c.learner_id, _BLOC_STATES.c.bloc_id, _BLOC_STATES.c.state
+)
+# SET takes the columns each parameter set names; the row is named by ``row_id``.
+_UPDATES = {
+    CompetencyState: update(_STATES).where(_STATES.c.id == bindparam("row_id")),
+    BlocState: update(_BLOC_STATES).where(_BLOC_STATES.c.id == bindparam("row_id")),
+}
 
 
 @evidence_changed.connect
@@ -86,7 +90,7 @@ def _on_evidence_changed(
     for row in added:
         pair = (row["learner_id"], row["competency_id"])
         if pair not in lost:
-            only_added[pair].append(EvidenceItem(*(row[name] for name in _ITEM_COLUMNS)))
+            only_added[pair].append(EvidenceItem(*_item_values(row)))
     recompute_pairs(sender, set(touched), cause="evidence", added=only_added)
 
 
@@ -106,10 +110,17 @@ def _pair_filter(session: Session, learner_col: Any, other_col: Any, pairs: set[
 
 def _latest_jury(
     session: Session, learner_ids: set[int], bloc_ids: set[int]
-) -> tuple[dict[Pair, JuryDecision], dict[Pair, JuryDecision]]:
-    """Decided jury decisions, the latest per (learner, competency) and (learner, bloc)."""
-    rows = session.scalars(
-        select(JuryDecision)
+) -> tuple[dict[Pair, Row[Any]], dict[Pair, Row[Any]]]:
+    """Decided jury decisions (id and decision), the latest per (learner, competency)
+    and per (learner, bloc)."""
+    rows = session.connection().execute(
+        select(
+            JuryDecision.id,
+            JuryDecision.learner_id,
+            JuryDecision.bloc_id,
+            JuryDecision.competency_id,
+            JuryDecision.decision,
+        )
         .where(
             JuryDecision.status == "decided",
             JuryDecision.learner_id.in_(sorted(learner_ids)),
@@ -117,8 +128,8 @@ def _latest_jury(
         )
         .order_by(JuryDecision.decided_at, JuryDecision.id)
     )
-    per_competency: dict[Pair, JuryDecision] = {}
-    per_bloc: dict[Pair, JuryDecision] = {}
+    per_competency: dict[Pair, Row[Any]] = {}
+    per_bloc: dict[Pair, Row[Any]] = {}
     for row in rows:
         if row.competency_id is None:
             per_bloc[(row.learner_id, row.bloc_id)] = row
@@ -144,6 +155,24 @@ def _evidence_of(session: Session, pairs: set[Pair]) -> dict[Pair, list[Evidence
     return evidence
 
 
+def _write(
+    session: Session,
+    model: type[CompetencyState | BlocState],
+    updates: list[dict[str, Any]],
+    inserts: list[dict[str, Any]],
+) -> None:
+    """Rewrite rows by id and insert new ones; a row of ``updates`` already loaded as
+    an ORM object in the session is expired, so that it is read again when used."""
+    connection = session.connection()
+    if updates:
+        connection.execute(_UPDATES[model], updates)
+        for values in updates:
+            loaded = session.identity_map.get(identity_key(model, values["row_id"]))
+            if loaded is not None:
+                session.expire(loaded)
+    insert_rows(connection, cast(Table, model.__table__), inserts)
+
+
 def recompute_pairs(
     session: Session,
     pairs: set[Pair],
@@ -166,17 +195,29 @@ def recompute_pairs(
         return set()
     serialise(session)
     as_of = as_of or utcnow()
-    session.flush()
+    session.flush()  # what follows reads and writes through the connection
+    connection = session.connection()
     competency_ids = {c for _, c in pairs}
     learner_ids = {learner for learner, _ in pairs}
-    competencies = {
-        row.id: row
-        for row in session.execute(
-            select(Competency.id, Competency.code, Competency.bloc_id, Bloc.key, Bloc.framework_id)
-            .join(Bloc, Bloc.id == Competency.bloc_id)
-            .where(Competency.id.in_(sorted(competency_ids)))
+    # The competencies of the pairs' blocs: the pairs' own, and the members each bloc
+    # state counts (read again by refresh_blocs otherwise).
+    bloc_members = connection.execute(
+        select(
+            Competency.id,
+            Competency.code,
+            Competency.bloc_id,
+            Competency.retired_at,
+            Bloc.key,
+            Bloc.framework_id,
         )
-    }
+        .join(Bloc, Bloc.id == Competency.bloc_id)
+        .where(
+            Competency.bloc_id.in_(
+                select(Competency.bloc_id).where(Competency.id.in_(sorted(competency_ids)))
+            )
+        )
+    ).all()
+    competencies = {row.id: row for row in bloc_members if row.id in competency_ids}
     pairs = {p for p in pairs if p[1] in competencies}
     rules = {
         framework_id: rules_in_force(session, framework_id)
@@ -191,11 +232,9 @@ def recompute_pairs(
         rule_of[competency_id] = (rule, version, rule.to_dict())
     existing = {
         (s.learner_id, s.competency_id): s
-        for s in session.scalars(
-            select(CompetencyState).where(
-                _pair_filter(
-                    session, CompetencyState.learner_id, CompetencyState.competency_id, pairs
-                )
+        for s in connection.execute(
+            _STATE_READ.where(
+                _pair_filter(session, _STATES.c.learner_id, _STATES.c.competency_id, pairs)
             )
         )
     }
@@ -211,8 +250,12 @@ def recompute_pairs(
                 results[pair] = more
     evidence = _evidence_of(session, pairs - results.keys())
     overrides: dict[Pair, str | None] = {}
-    for override in session.scalars(
-        select(CompetencyOverride)
+    for learner_id, competency_id, override_state in connection.execute(
+        select(
+            CompetencyOverride.learner_id,
+            CompetencyOverride.competency_id,
+            CompetencyOverride.state,
+        )
         .where(
             _pair_filter(
                 session, CompetencyOverride.learner_id, CompetencyOverride.competency_id, pairs
@@ -220,10 +263,13 @@ def recompute_pairs(
         )
         .order_by(CompetencyOverride.id)
     ):
-        overrides[(override.learner_id, override.competency_id)] = override.state
+        overrides[(learner_id, competency_id)] = override_state
     bloc_ids = {c.bloc_id for c in competencies.values()}
-    jury_per_competency, _ = _latest_jury(session, learner_ids, bloc_ids)
+    jury_per_competency, jury_per_bloc = _latest_jury(session, learner_ids, bloc_ids)
     changed: set[Pair] = set()
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for pair in sorted(pairs):
         learner_id, competency_id = pair
         competency = competencies[competency_id]
@@ -235,52 +281,65 @@ def recompute_pairs(
             overrides.get(pair),
             Decision(jury.decision) if jury is not None and jury.decision else None,
         )
+        values = {
+            "state": standing.value,
+            "state_source": source,
+            "computed_state": result.state.value,
+            "score": result.score,
+            "evidence_count": result.evidence_count,
+            "last_evidence_at": result.last_evidence_at,
+            "conflicting": result.conflicting,
+            "rule_version": version,
+            "explanation": {**result.explanation(), "rule": written},
+            "tally": result.tally.to_json() if result.tally is not None else None,
+            "computed_at": as_of,
+            "expires_at": result.expires_at,
+        }
         state = existing.get(pair)
-        before = (state.state, state.computed_state, state.conflicting) if state else None
         if state is None:
-            state = CompetencyState(
-                learner_id=learner_id, competency_id=competency_id, bloc_id=competency.bloc_id
+            before = None
+            inserts.append(
+                {
+                    "learner_id": learner_id,
+                    "competency_id": competency_id,
+                    "bloc_id": competency.bloc_id,
+                    **values,
+                }
             )
-            session.add(state)
-        state.state = standing.value
-        state.state_source = source
-        state.computed_state = result.state.value
-        state.score = result.score
-        state.evidence_count = result.evidence_count
-        state.last_evidence_at = result.last_evidence_at
-        state.conflicting = result.conflicting
-        state.rule_version = version
-        state.explanation = {**result.explanation(), "rule": written}
-        state.tally = result.tally.to_json() if result.tally is not None else None
-        if pair in existing:
-            _rewrite_all(state, _STATE_COLUMNS)
-        state.computed_at = as_of
-        state.expires_at = result.expires_at
-        after = (state.state, state.computed_state, state.conflicting)
+        else:
+            before = (state.state, state.computed_state, state.conflicting)
+            updates.append({"row_id": state.id, **values})
+        after = (values["state"], values["computed_state"], values["conflicting"])
         if before != after:
             changed.add(pair)
-            audit.record(
-                session,
-                "achievement.changed",
-                actor=actor,
-                learner_id=learner_id,
-                competency_id=competency_id,
-                bloc_id=competency.bloc_id,
-                summary=f"{competency.key}/{competency.code}: "
-                f"{before[0] if before else 'non_acquis'} → {state.state} ({source}; "
-                f"rules v{version}: {result.summary})",
-                cause=cause,
-                state=state.state,
-                source=source,
-                computed_state=state.computed_state,
-                conflicting=state.conflicting,
-                rule_version=version,
-                score=result.score,
+            events.append(
+                event_values(
+                    "achievement.changed",
+                    actor=actor,
+                    learner_id=learner_id,
+                    competency_id=competency_id,
+                    bloc_id=competency.bloc_id,
+                    summary=f"{competency.key}/{competency.code}: "
+                    f"{before[0] if before else 'non_acquis'} → {standing.value} ({source}; "
+                    f"rules v{version}: {result.summary})",
+                    cause=cause,
+                    state=standing.value,
+                    source=source,
+                    computed_state=result.state.value,
+                    conflicting=result.conflicting,
+                    rule_version=version,
+                    score=result.score,
+                )
             )
-    session.flush()
-    refresh_blocs(
-        session, {(learner, competencies[c].bloc_id) for learner, c in pairs}, cause, actor=actor
-    )
+    _write(session, CompetencyState, updates, inserts)
+    insert_rows(connection, _AUDIT, events)
+    learner_blocs = {(learner, competencies[c].bloc_id) for learner, c in pairs}
+    if learner_blocs:
+        members: dict[int, set[int]] = defaultdict(set)
+        for row in bloc_members:
+            if row.retired_at is None:
+                members[row.bloc_id].add(row.id)
+        _refresh_blocs(session, learner_blocs, cause, actor, jury_per_bloc, members)
     return changed
 
 
@@ -290,17 +349,36 @@ def refresh_blocs(
     """Re-derive bloc states for (learner, bloc) pairs, then queue the scores they feed."""
     if not learner_blocs:
         return
+    session.flush()  # what follows reads and writes through the connection
     learner_ids = {learner for learner, _ in learner_blocs}
     bloc_ids = {bloc for _, bloc in learner_blocs}
     bloc_competencies: dict[int, set[int]] = defaultdict(set)
-    for competency_id, bloc_id in session.execute(
+    for competency_id, bloc_id in session.connection().execute(
         select(Competency.id, Competency.bloc_id).where(
             Competency.bloc_id.in_(sorted(bloc_ids)), Competency.retired_at.is_(None)
         )
     ):
         bloc_competencies[bloc_id].add(competency_id)
+    _, jury_per_bloc = _latest_jury(session, learner_ids, bloc_ids)
+    _refresh_blocs(session, learner_blocs, cause, actor, jury_per_bloc, bloc_competencies)
+
+
+def _refresh_blocs(
+    session: Session,
+    learner_blocs: set[Pair],
+    cause: str,
+    actor: str,
+    jury_per_bloc: Mapping[Pair, Row[Any]],
+    bloc_competencies: Mapping[int, set[int]],
+) -> None:
+    """:func:`refresh_blocs`, with the latest jury decisions per (learner, bloc) and
+    the blocs' competencies not retired known (:func:`recompute_pairs` read them with
+    what it needed itself)."""
+    connection = session.connection()
+    learner_ids = {learner for learner, _ in learner_blocs}
+    bloc_ids = {bloc for _, bloc in learner_blocs}
     standings: dict[Pair, dict[int, str]] = defaultdict(dict)
-    for learner_id, bloc_id, competency_id, state in session.execute(
+    for learner_id, bloc_id, competency_id, state in connection.execute(
         select(
             CompetencyState.learner_id,
             CompetencyState.bloc_id,
@@ -313,15 +391,19 @@ def refresh_blocs(
         )
     ):
         standings[(learner_id, bloc_id)][competency_id] = state
-    _, jury_per_bloc = _latest_jury(session, learner_ids, bloc_ids)
     existing = {
-        (s.learner_id, s.bloc_id): s
-        for s in session.scalars(
-            select(BlocState).where(
-                _pair_filter(session, BlocState.learner_id, BlocState.bloc_id, learner_blocs)
+        (row.learner_id, row.bloc_id): row
+        for row in connection.execute(
+            _BLOC_STATE_READ.where(
+                _pair_filter(
+                    session, _BLOC_STATES.c.learner_id, _BLOC_STATES.c.bloc_id, learner_blocs
+                )
             )
         )
     }
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for pair in sorted(learner_blocs):
         learner_id, bloc_id = pair
         members = bloc_competencies.get(bloc_id, set())
@@ -331,32 +413,37 @@ def refresh_blocs(
             states, Decision(jury.decision) if jury is not None and jury.decision else None
         )
         acquired = sum(1 for s in states if s in ("acquis", "valide"))
+        values = {
+            "state": standing.value,
+            "acquired": acquired,
+            "total": len(members),
+            "jury_decision_id": jury.id if jury is not None else None,
+            "updated_at": utcnow(),
+        }
         row = existing.get(pair)
-        before = row.state if row else None
         if row is None:
-            row = BlocState(learner_id=learner_id, bloc_id=bloc_id)
-            session.add(row)
-        row.state = standing.value
-        row.acquired = acquired
-        row.total = len(members)
-        row.jury_decision_id = jury.id if jury is not None else None
-        row.updated_at = utcnow()
-        if pair in existing:
-            _rewrite_all(row, _BLOC_COLUMNS)
-        if before != row.state:
-            audit.record(
-                session,
-                "bloc.changed",
-                actor=actor,
-                learner_id=learner_id,
-                bloc_id=bloc_id,
-                summary=f"bloc {bloc_id}: {before or 'non_acquis'} → {row.state}",
-                cause=cause,
-                state=row.state,
-                acquired=acquired,
-                total=len(members),
+            before = None
+            inserts.append({"learner_id": learner_id, "bloc_id": bloc_id, **values})
+        else:
+            before = row.state
+            updates.append({"row_id": row.id, **values})
+        if before != standing.value:
+            events.append(
+                event_values(
+                    "bloc.changed",
+                    actor=actor,
+                    learner_id=learner_id,
+                    competency_id=None,
+                    bloc_id=bloc_id,
+                    summary=f"bloc {bloc_id}: {before or 'non_acquis'} → {standing.value}",
+                    cause=cause,
+                    state=standing.value,
+                    acquired=acquired,
+                    total=len(members),
+                )
             )
-    session.flush()
+    _write(session, BlocState, updates, inserts)
+    insert_rows(connection, _AUDIT, events)
     gradebook.queue_scores(session, learner_ids, bloc_ids, cause=cause)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,3 +117,12 @@ def test_an_explicit_outcome_and_a_score_fold_as_the_rules_say() -> None:
     assert added.explanation()["counted"][-1]["note"] == (
         "success reported (outranks the score 0.10)"
     )
+
+
+def test_a_piece_read_back_is_explained_as_it_was_written_until_changed() -> None:
+    first = evaluate(Rule(), [EvidenceItem("a", "quiz-1", T0, score_scaled=0.2)], NOW)
+    piece = through_json(first).listed[0]
+    assert piece.listed_as == first.explanation()["counted"][0]
+    changed = replace(piece, reason="said otherwise")
+    assert changed.listed_as is None  # explained from what it says now
+    assert changed.note == "said otherwise"

@@ -70,6 +70,21 @@ def test_evidence_recomputes_only_the_touched_pair_with_the_rule_version(
     assert "achievement.changed" in audit_kinds(session)
 
 
+def test_states_already_loaded_read_what_a_recomputation_wrote(
+    session: Session, world: World
+) -> None:
+    world.add_learner("u1")
+    world.evidence("u1", "bloc-1/C1", score=0.4)
+    loaded = state(session, world, "u1", "bloc-1/C1")
+    loaded_bloc = session.scalars(
+        select(BlocState).where(BlocState.learner_id == world.learners["u1"].id)
+    ).one()
+    assert (loaded.state, loaded_bloc.acquired) == ("en_cours", 0)
+    world.evidence("u1", "bloc-1/C1", score=0.8)  # rows rewritten without these objects
+    assert (loaded.state, loaded.evidence_count, loaded.score) == ("acquis", 2, 0.8)
+    assert loaded_bloc.acquired == 1
+
+
 def test_a_rule_change_is_a_new_audited_version_and_states_name_it(
     session: Session, world: World
 ) -> None:
