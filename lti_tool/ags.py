@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import requests
 
 from lti_tool.service_client import ServiceCallError, ServiceClient, follow_pages, origin
+from xapi import json_text
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
@@ -102,8 +103,8 @@ class LineItem:
 
 def _json(response: requests.Response, what: str) -> Any:
     try:
-        return response.json()
-    except (ValueError, RecursionError) as error:
+        return json_text.loads(response.text)
+    except ValueError as error:
         raise invalid(f"{what} that is not JSON") from error
 
 

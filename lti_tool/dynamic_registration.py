@@ -24,6 +24,7 @@ from lti_tool.exceptions import PlatformError, RegistrationFailed
 from lti_tool.models.platform import Platform
 from lti_tool.platforms import save_platform
 from lti_tool.service_client import origin
+from xapi import json_text
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def check_reachable_address(url: str, allow_private: bool) -> None:
 
 def _json_answer(response: requests.Response, what: str) -> Any:
     try:
-        return response.json()
-    except (ValueError, RecursionError) as error:
+        return json_text.loads(response.text)
+    except ValueError as error:
         raise RegistrationFailed(f"{what} is not JSON.") from error
 
 

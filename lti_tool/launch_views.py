@@ -35,6 +35,7 @@ from lti_tool.launch import (
     session_service,
 )
 from lti_tool.launch_records import record_launch
+from xapi import json_text
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,8 @@ def launch_complete() -> ResponseReturnValue:
     if request.headers.get("Origin") != expected or not request.is_json:
         raise LaunchRejected("Launch refused: this step only accepts the tool's own page.")
     try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # nested past the decoder: not the page's body either
+        data = json_text.loads(request.get_data())
+    except ValueError:
         data = None
     if not isinstance(data, dict):
         raise LaunchRejected("Launch refused: this step takes the page's JSON object.")

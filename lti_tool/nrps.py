@@ -25,6 +25,7 @@ from lti_tool.platform_token import PlatformTokenError, access_token, forget
 from lti_tool.service_client import ServiceCallError, ServiceClient, follow_pages
 from lti_tool.tool_conf import find_platform
 from referentiel.orm import utcnow
+from xapi import json_text
 from xapi.evidence import resolve_pending_for_users
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ def _page(
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
-        body = response.json()
-    except (ValueError, RecursionError):
+        body = json_text.loads(response.text)
+    except ValueError:
         return None
     return body if isinstance(body, dict) else None
 

@@ -17,7 +17,6 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import jwt
 import requests
@@ -31,6 +30,7 @@ from lti_tool.keys import signing_key
 from lti_tool.models.platform import Platform
 from lti_tool.models.platform_token import PlatformAccessToken
 from referentiel.orm import utcnow
+from xapi import json_text
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +178,6 @@ def access_token(
     return token
 
 
-def _json(response: requests.Response) -> Any:
-    """The JSON body; ``ValueError`` when it is not JSON (or too deeply nested to read)."""
-    try:
-        return response.json()
-    except RecursionError as error:
-        raise ValueError("nested too deeply") from error
-
-
 def _token_answer(response: requests.Response) -> tuple[str, float]:
     """The access token and its lifetime in seconds, from a 200 answer (RFC 6749 §5.1).
 
@@ -199,7 +191,7 @@ def _token_answer(response: requests.Response) -> tuple[str, float]:
         return PlatformTokenError(f"token endpoint answered {reason}", retryable=True)
 
     try:
-        body = _json(response)
+        body = json_text.loads(response.text)
     except ValueError as error:
         raise malformed("a body that is not JSON") from error
     if not isinstance(body, dict):
@@ -235,7 +227,7 @@ def _token_answer(response: requests.Response) -> tuple[str, float]:
 def _oauth_error(response: requests.Response) -> str:
     """The platform's reason for a refusal (RFC 6749 §5.2), whatever the body holds."""
     try:
-        body = _json(response)
+        body = json_text.loads(response.text)
     except ValueError:
         return response.text[:200]
     if not isinstance(body, dict):

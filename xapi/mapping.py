@@ -114,9 +114,8 @@ def competencies_for_statements(
     tagged_ids: list[list[str]] = []
     by_rules: list[set[int]] = []
     for statement in statements:
-        object_id = object_activity_id(statement)
-        parents, others = _context_ids(statement)
-        rule_ids = ([object_id] if object_id else []) + parents
+        rule_ids = rule_candidates(statement)
+        others = context_activity_ids(statement, CONTEXT_ACTIVITY_KINDS[1:])
         found: set[int] = set()
         for activity_id in rule_ids:
             if activity_id not in mapped:
@@ -131,13 +130,6 @@ def competencies_for_statements(
         {by_iri[iri] for iri in candidates if iri in by_iri} | competency_ids
         for candidates, competency_ids in zip(tagged_ids, by_rules, strict=True)
     ]
-
-
-def _context_ids(statement: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """:func:`context_activity_ids`: the parents (where mapping rules look too), and
-    the other kinds."""
-    ids = context_activity_ids(statement, ("parent",))
-    return ids, context_activity_ids(statement, CONTEXT_ACTIVITY_KINDS[1:])
 
 
 def _flatten(lists: Iterable[list[str]]) -> set[str]:
