@@ -128,7 +128,7 @@ class ToolOIDCLogin(FlaskOIDCLogin):
             {
                 "nonce": self.nonce,
                 "storage_target": storage_target or None,
-                "platform_origin": _origin(self._registration.get_auth_login_url() or ""),
+                "platform_origin": origin(self._registration.get_auth_login_url() or ""),
             },
         )
         return url
@@ -466,7 +466,8 @@ def _platform_timeout() -> float:
     return float(current_app.config["PLATFORM_TIMEOUT_SECONDS"])
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, as the browser's window messages name it."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -31,6 +30,7 @@ from lti_tool.launch import (
     ToolMessageLaunch,
     ToolOIDCLogin,
     new_tool_conf,
+    origin,
     request_is_iframe,
     session_service,
 )
@@ -43,11 +43,6 @@ bp = Blueprint("lti", __name__)
 
 LANDING = {"learner": "learner.progress", "instructor": "trainer.dashboard", "admin": "admin.index"}
 STATE_COOKIE_PREFIX = "lti1p3-"
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.get("/lti/jwks")

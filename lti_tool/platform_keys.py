@@ -10,7 +10,6 @@ refusal and is never cached.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lti_tool.bounded_http import AnswerTooLarge, AnswerTooSlow, read_bounded
 from lti_tool.exceptions import LaunchRejected
+from xapi import json_text
 
 MAX_KEY_SET_BYTES = 1024 * 1024
 MAX_REDIRECTS = 3
@@ -56,10 +56,10 @@ def fetch_key_set(url: str, http: requests.Session, timeout: float) -> dict[str,
     finally:
         response.close()
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_text.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise KeySetUnreadable(url, "the answer is not UTF-8 text") from None
-    except RecursionError:
+    except json_text.TooDeep:
         raise KeySetUnreadable(url, "the answer is JSON nested too deeply") from None
     except ValueError:
         raise KeySetUnreadable(url, "the answer is not JSON") from None
