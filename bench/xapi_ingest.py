@@ -29,7 +29,8 @@ Our servers derive evidence after answering (from the derivation queue): for our
 phase gives two rates, statements acknowledged per
 second, and statements per second until the last of them is evidence (the clock stops
 when the queue is empty), which is the figure compared with Ralph, who keeps statements
-only. ``--grow N`` adds batches until the store holds N statements and singles again,
+only; the evidence lag is the time from the answer to a phase's last POST until then.
+``--grow N`` adds batches until the store holds N statements and singles again,
 to see whether the rate falls as the store grows.
 
 ``--repeat N`` (3 by default) runs every target N times, in turn, each on a fresh store,
@@ -122,6 +123,8 @@ class Target:
     counted: tuple[int, int] | None = None
     rates: dict[str, float] = field(default_factory=dict)
     evidence_rates: dict[str, float] = field(default_factory=dict)
+    # Seconds from the answer to the last POST of a phase until its evidence is done.
+    lags: dict[str, float] = field(default_factory=dict)
     # With several runs: the lowest and highest of the compared rate, per phase.
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     runs: int = 1
@@ -368,7 +371,9 @@ def run(target: Target, singles: int, stored: int, clients: int, grow: int) -> N
     def phase(label: str, bodies: list[object]) -> None:
         count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
         posted = post_all(target, bodies, clients)
-        derived = posted + wait_for_evidence(target)
+        lag = wait_for_evidence(target)
+        derived = posted + lag
+        target.lags[label] = lag
         target.rates[label] = count / posted
         target.evidence_rates[label] = count / derived
 
@@ -491,6 +496,7 @@ def median_of(targets: list[Target]) -> Target:
     for column in first.rates:
         merged.rates[column] = statistics.median(t.rates[column] for t in targets)
         merged.evidence_rates[column] = statistics.median(t.evidence_rates[column] for t in targets)
+        merged.lags[column] = statistics.median(t.lags[column] for t in targets)
         compared = [(t.evidence_rates if t.backlog else t.rates)[column] for t in targets]
         merged.spread[column] = (min(compared), max(compared))
     censuses = [t.counted for t in targets if t.counted is not None]
@@ -523,6 +529,10 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
             row(
                 f"{target.name}, evidence done",
                 [f"{target.evidence_rates[c]:.0f}" for c in columns],
+            )
+            row(
+                f"{target.name}, evidence lag (ms)",
+                [f"{target.lags[c] * 1000:.0f}" for c in columns],
             )
     if args.repeat > 1:
         for target in results:

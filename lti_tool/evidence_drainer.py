@@ -11,16 +11,19 @@
   never competes with requests for a web process's interpreter lock.
 
 When a round starts (background, worker; :class:`Settling`): at once when
-``EVIDENCE_ROUND_ROWS`` (250) statements wait, else once no statement has been queued
-for ``EVIDENCE_DELAY_SECONDS`` (0.1), or once the first waiting statement has waited
-``EVIDENCE_MAX_DELAY_SECONDS`` (0.5) while more kept coming. Moodle's log store sending
-a run's events one by one is then one transaction: a pair touched by many statements
-is recomputed once, and a round of 200 single statements costs a third of what 8
-rounds of 25 do; a batch as large as a round gains nothing from waiting, and is
-derived while the next one arrives. The answer to a POST never waits for evidence;
-evidence follows within those delays plus the derivation itself. On SQLite, after a
-round the loop leaves requests as long again as the round took, so that intake keeps
-at least half of the single write lock.
+``EVIDENCE_ROUND_ROWS`` (250) statements wait, else once statements stop coming, or
+once the first waiting statement has waited ``EVIDENCE_MAX_DELAY_SECONDS`` (0.5) while
+more kept coming. Statements have stopped coming after four of their mean gaps without
+one, at least 10 ms and at most ``EVIDENCE_DELAY_SECONDS`` (0.1): the end of a fast
+stream is seen within a few hundredths of a second, and a lone statement or a slow
+trickle is waited for up to 0.1 s, to be derived with what follows. Moodle's log
+store sending a run's events one by one is then one transaction (the longest wait cuts
+it into rounds): a pair touched by many statements is recomputed once, and a round of
+200 single statements costs a third of what 8 rounds of 25 do; a batch as large as
+a round gains nothing from waiting, and is derived while the next one arrives. The
+answer to a POST never waits for evidence; evidence follows within those delays plus
+the derivation itself. On SQLite, after a round the loop leaves requests as long again
+as the round took, so that intake keeps at least half of the single write lock.
 
 The queue lives in the database, so nothing is lost when a process stops, and any
 process may take over what another queued.
@@ -49,6 +52,10 @@ MODES = ("background", "inline", "worker")
 # After a failed round, the loop waits this long (not its poll) before the next one:
 # an outage is logged once a second at most, rather than ten times.
 OUTAGE_PAUSE_SECONDS = 1.0
+# A wait ends once no statement came for this many of the stream's mean gaps between
+# statements, and never sooner than MIN_SILENCE (see Settling.silence).
+STREAM_GAPS = 4.0
+MIN_SILENCE = 0.01
 
 
 @dataclass
@@ -57,22 +64,44 @@ class Settling:
     ids of the oldest and newest, :func:`xapi.derivation.queued_span`).
 
     ``rows``: derive at once when that many wait (a round's worth: waiting saves
-    nothing); ``quiet``: derive once the newest row has not changed for this long
-    (statements stopped coming); ``longest``: derive once the first statement seen
-    has waited this long, even while more keep coming. Times are the loop's monotonic
-    clock, never the database's, so several hosts need no common clock.
+    nothing); ``longest``: derive once the first statement seen has waited this long,
+    even while more keep coming; otherwise derive once statements stop coming, that is
+    once the newest row has not changed for :meth:`silence`. Times are the loop's
+    monotonic clock, never the database's, so several hosts need no common clock.
     """
 
-    quiet: float
+    quiet: float  # the longest silence that ends a wait (a lone statement waits this)
     longest: float
     rows: int
     _first_seen: float | None = None
+    _first_newest: int = 0
     _newest: int | None = None
     _changed_at: float = 0.0
 
     @property
     def waiting(self) -> bool:
         return self._first_seen is not None
+
+    def silence(self) -> float:
+        """How long without a new statement ends the wait: ``STREAM_GAPS`` of the
+        stream's mean gap between statements (within ``MIN_SILENCE`` and ``quiet``).
+
+        A stream of 500 singles a second has ended after 10 ms without one, while
+        statements a few tenths of a second apart are still waited for up to ``quiet``
+        and derived together."""
+        if self._first_seen is None or self._newest is None:
+            return self.quiet
+        arrived = self._newest - self._first_newest
+        if arrived <= 0:  # one look so far: no gap measured
+            return self.quiet
+        gap = (self._changed_at - self._first_seen) / arrived
+        return min(self.quiet, max(MIN_SILENCE, STREAM_GAPS * gap))
+
+    def look_again(self, now: float) -> float:
+        """Seconds until the loop's next look while statements wait: when the silence
+        since the newest change would be long enough (a look that finds more coming
+        starts the count again), so that a stream is looked at once per silence."""
+        return max(MIN_SILENCE / 2, self._changed_at + self.silence() - now)
 
     def due(self, now: float, span: tuple[int, int] | None) -> bool:
         if span is None:
@@ -82,10 +111,11 @@ class Settling:
         if newest - oldest + 1 >= self.rows:
             return True
         if self._first_seen is None:
-            self._first_seen, self._newest, self._changed_at = now, newest, now
+            self._first_seen, self._first_newest = now, newest
+            self._newest, self._changed_at = newest, now
         elif newest != self._newest:
             self._newest, self._changed_at = newest, now
-        return now - self._changed_at >= self.quiet or now - self._first_seen >= self.longest
+        return now - self._changed_at >= self.silence() or now - self._first_seen >= self.longest
 
     def derived(self) -> None:
         self._first_seen = None
@@ -142,7 +172,7 @@ class Drainer:
         while not self.stop.is_set():
             self.stop.wait(pause)
             if settling.waiting:  # statements wait: look again soon, woken or not
-                self.stop.wait(settling.quiet / 4)
+                self.stop.wait(settling.look_again(time.monotonic()))
             elif not look_now:
                 self._wake.wait(self._poll)
             self._wake.clear()
