@@ -167,7 +167,7 @@ class Drainer:
 
     def _run(self) -> None:
         pause = 0.0
-        look_now = False  # a round just took rows: more may have come meanwhile
+        look_now = False  # a round just took rows
         settling = self._settling
         while not self.stop.is_set():
             self.stop.wait(pause)
@@ -186,12 +186,13 @@ class Drainer:
                     started = time.monotonic()
                     taken = derivation.drain(session).taken
                 settling.derived()
+                # A round that took rows: more may have come meanwhile, look again at
+                # once (not a whole poll later) ...
+                look_now = taken > 0
                 if taken and self._single_writer:
-                    # The round held the only write lock (SQLite): as long again for
-                    # requests, so that intake keeps at least half of the time.
+                    # ... after leaving the only write lock (SQLite) to requests as long
+                    # again as the round held it, so that intake keeps half of the time.
                     pause = time.monotonic() - started
-                else:
-                    look_now = taken > 0
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
                 pause = OUTAGE_PAUSE_SECONDS

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from xapi.identifiers import digest
@@ -50,9 +50,15 @@ def activity_object(session: Session, activity_id: str) -> dict[str, Any]:
     information). An activity the LRS never saw is returned with its id only."""
     rows = session.scalars(
         select(Statement.raw)
-        .join(StatementActivity, StatementActivity.statement_id == Statement.id)
+        .join(
+            StatementActivity,
+            and_(
+                StatementActivity.stored == Statement.stored,
+                StatementActivity.statement_id == Statement.id,
+            ),
+        )
         .where(StatementActivity.activity_key == digest(activity_id))
-        .order_by(Statement.stored.desc())
+        .order_by(StatementActivity.stored.desc())
         .limit(MAX_SOURCES)
     ).all()
     definition: dict[str, Any] = {}

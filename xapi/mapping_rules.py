@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from referentiel import audit
@@ -133,7 +133,13 @@ def _matching_statement_ids(session: Session, activity_iri: str, prefix: bool) -
         names = StatementActivity.activity_key == digest(activity_iri)
     query = (
         select(Statement.id)
-        .join(StatementActivity, StatementActivity.statement_id == Statement.id)
+        .join(
+            StatementActivity,
+            and_(
+                StatementActivity.stored == Statement.stored,
+                StatementActivity.statement_id == Statement.id,
+            ),
+        )
         .where(names, StatementActivity.relation.in_(RULE_RELATIONS), ~Statement.voided)
     )
     return sorted(set(session.scalars(query)))

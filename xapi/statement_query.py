@@ -154,8 +154,9 @@ def _core_conditions(query: StatementQuery, table: Any) -> list[Any]:
         relations = RELATED_AGENT_RELATIONS if query.related_agents else ["actor", "object"]
         conditions.append(
             exists().where(
-                StatementAgent.statement_id == table.id,
                 StatementAgent.agent_key == query.agent_key,
+                StatementAgent.stored == table.stored,
+                StatementAgent.statement_id == table.id,
                 StatementAgent.relation.in_(relations),
             )
         )
@@ -163,8 +164,9 @@ def _core_conditions(query: StatementQuery, table: Any) -> list[Any]:
         conditions.append(table.verb_id == query.verb)
     if query.activity is not None:
         activity_match = [
-            StatementActivity.statement_id == table.id,
             StatementActivity.activity_key == digest(query.activity),
+            StatementActivity.stored == table.stored,
+            StatementActivity.statement_id == table.id,
         ]
         if not query.related_activities:
             activity_match.append(StatementActivity.relation == "object")

@@ -147,7 +147,7 @@ def _check_platform(
 
 
 def _index_rows(
-    statement_id: str, data: dict[str, Any], authority: dict[str, Any]
+    statement_id: str, stored: datetime, data: dict[str, Any], authority: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     agents: list[dict[str, Any]] = []
     activities: list[dict[str, Any]] = []
@@ -160,7 +160,14 @@ def _index_rows(
         key = hashed_agent_key(agent)
         if key and (key, relation) not in seen_agents:
             seen_agents.add((key, relation))
-            agents.append({"statement_id": statement_id, "agent_key": key, "relation": relation})
+            agents.append(
+                {
+                    "statement_id": statement_id,
+                    "stored": stored,
+                    "agent_key": key,
+                    "relation": relation,
+                }
+            )
         for member in agent.get("member", []) or []:
             add_agent(member, relation + "_mbr")
 
@@ -173,6 +180,7 @@ def _index_rows(
             activities.append(
                 {
                     "statement_id": statement_id,
+                    "stored": stored,
                     "activity_key": digest(ident),
                     "activity_id": ident,
                     "relation": relation,
@@ -335,7 +343,7 @@ def store_statements(
                 "platform_issuer": credential.platform_issuer if credential is not None else None,
             }
         )
-        agents, activities = _index_rows(ident, data, statement_authority)
+        agents, activities = _index_rows(ident, stored_at, data, statement_authority)
         agent_rows.extend(agents)
         activity_rows.extend(activities)
 

@@ -93,7 +93,12 @@ def test_rows_of_several_tables_go_in_order_and_on_postgresql_as_one_statement(
                 (
                     agents,
                     [
-                        {"statement_id": statement_id, "agent_key": f"k{n}", "relation": "actor"}
+                        {
+                            "statement_id": statement_id,
+                            "stored": datetime(2026, 11, 27, tzinfo=UTC),
+                            "agent_key": f"k{n}",
+                            "relation": "actor",
+                        }
                         for n in range(3)
                     ],
                 ),
