@@ -161,7 +161,7 @@ class StatementActivity(Base):
     # Ordered by the statement's ``stored`` within a key, not by its id: ids are random
     # UUIDs, so with (key, id) each new row went to a random page of the index, and a
     # batch of 100 statements rewrote hundreds of pages once the store held a few
-    # thousand (its POST three times slower at 20,000 stored, migration 0120). A
+    # thousand (its POST 2.3 times slower at 20,000 stored, migration 0120). A
     # statement found by its id is looked up with its ``stored`` too.
     __table_args__ = (
         Index("ix_xapi_statement_activity_key", "activity_key", "stored", "statement_id"),

@@ -3,7 +3,7 @@
 The agent and activity index tables were indexed on ``(key, statement_id)``. Statement
 ids are random UUIDs, so each new row went to a random page of those indexes: a batch
 of 100 statements rewrote hundreds of pages once the store held a few thousand, and
-its POST took three times as long at 20,000 stored (SQLite) as into an empty store.
+its POST took 40 ms at 20,000 stored (SQLite, in-process) against 17 ms at 4,000.
 The rows now carry their statement's ``stored`` (which never changes), indexed as
 ``(key, stored, statement_id)``: new rows go at the end of each key's range.
 
