@@ -36,11 +36,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["LTI_TOOL_RATE_LIMIT_ENABLED"] = "false"
 
 
-def _postgres_url() -> str | None:
+def postgres_url() -> str | None:
+    """The PostgreSQL database the suite also runs on, if any (tests that need a
+    database of their own create one beside it with :func:`ensure_postgres_database`)."""
     return os.environ.get("LTI_TOOL_TEST_DATABASE_URL") or None
 
 
-def _ensure_postgres_database(url: str) -> None:
+def ensure_postgres_database(url: str) -> None:
     target = make_url(url)
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -55,9 +57,9 @@ def _ensure_postgres_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The URL of a database at the newest schema: a template file for SQLite."""
-    pg = _postgres_url()
+    pg = postgres_url()
     if pg:
-        _ensure_postgres_database(pg)
+        ensure_postgres_database(pg)
         engine = make_engine(pg)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -128,7 +130,7 @@ def session(app: Flask) -> Iterator[Session]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` are skipped, with the reason, when the suite runs on
     SQLite."""
-    if _postgres_url():
+    if postgres_url():
         return
     skip = pytest.mark.skip(
         reason="needs PostgreSQL (row locks with SKIP LOCKED): "

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import migrate
 from lti_tool.database import make_engine
-from tests.conftest import _ensure_postgres_database, _postgres_url
+from tests.conftest import ensure_postgres_database, postgres_url
 from xapi.identifiers import digest
 from xapi.models import Statement, StatementActivity, StatementAgent
 from xapi.statement_query import StatementQuery, find_statements
@@ -45,14 +45,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
     else:
-        shared = _postgres_url()
+        shared = postgres_url()
         if not shared:
             pytest.skip("set LTI_TOOL_TEST_DATABASE_URL to a PostgreSQL URL")
         target = make_url(shared)
         url = target.set(database=f"{target.database}_migration").render_as_string(
             hide_password=False
         )
-        _ensure_postgres_database(url)
+        ensure_postgres_database(url)
     engine = make_engine(url)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
