@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xapi.identifiers import digest
-from xapi.models import Statement, StatementActivity
+from xapi.models import Statement, StatementActivity, of_statement
 
 LANGUAGE_MAPS = ("name", "description")
 # How many statements naming an activity are read to build its definition, newest.
@@ -50,13 +50,7 @@ def activity_object(session: Session, activity_id: str) -> dict[str, Any]:
     information). An activity the LRS never saw is returned with its id only."""
     rows = session.scalars(
         select(Statement.raw)
-        .join(
-            StatementActivity,
-            and_(
-                StatementActivity.stored == Statement.stored,
-                StatementActivity.statement_id == Statement.id,
-            ),
-        )
+        .join(StatementActivity, of_statement(StatementActivity))
         .where(StatementActivity.activity_key == digest(activity_id))
         .order_by(StatementActivity.stored.desc())
         .limit(MAX_SOURCES)

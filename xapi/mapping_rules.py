@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from referentiel import audit
@@ -19,7 +19,7 @@ from referentiel.models import Competency
 from xapi.evidence import EvidenceChange, rederive_in_chunks
 from xapi.exceptions import MappingRuleError, MappingRuleNotFound
 from xapi.identifiers import digest
-from xapi.models import MappingRule, Statement, StatementActivity
+from xapi.models import MappingRule, Statement, StatementActivity, of_statement
 
 # Where a rule looks (xapi.mapping.rule_candidates), as the activity index names it.
 RULE_RELATIONS = ("object", "parent")
@@ -133,13 +133,7 @@ def _matching_statement_ids(session: Session, activity_iri: str, prefix: bool) -
         names = StatementActivity.activity_key == digest(activity_iri)
     query = (
         select(Statement.id)
-        .join(
-            StatementActivity,
-            and_(
-                StatementActivity.stored == Statement.stored,
-                StatementActivity.statement_id == Statement.id,
-            ),
-        )
+        .join(StatementActivity, of_statement(StatementActivity))
         .where(names, StatementActivity.relation.in_(RULE_RELATIONS), ~Statement.voided)
     )
     return sorted(set(session.scalars(query)))

@@ -4,8 +4,10 @@ evidence derived from statements."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -175,6 +178,16 @@ class StatementActivity(Base):
     activity_id: Mapped[str] = mapped_column(Text)
     relation: Mapped[str] = mapped_column(String(20))
     stored: Mapped[datetime]  # the statement's (never changes)
+
+
+def of_statement(
+    index: type[StatementAgent] | type[StatementActivity], statement: Any = None
+) -> ColumnElement[bool]:
+    """That an agent or activity index row is one of ``statement``'s (the Statement
+    model, or an alias of it): by ``stored`` and id, the order of the rows' index, so
+    that a statement's rows are found by a seek (see StatementActivity)."""
+    statement = Statement if statement is None else statement
+    return and_(index.stored == statement.stored, index.statement_id == statement.id)
 
 
 class Attachment(Base):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from xapi.exceptions import BadRequest, StatementNotFound
 from xapi.identifiers import digest, hashed_agent_key
 from xapi.json_text import loads
-from xapi.models import Statement, StatementActivity, StatementAgent
+from xapi.models import Statement, StatementActivity, StatementAgent, of_statement
 from xapi.validation import StatementValidator, parse_timestamp, uuid
 
 CURSOR_LIFETIME = 72 * 3600  # seconds; the spec asks for at least 24 hours
@@ -155,8 +155,7 @@ def _core_conditions(query: StatementQuery, table: Any) -> list[Any]:
         conditions.append(
             exists().where(
                 StatementAgent.agent_key == query.agent_key,
-                StatementAgent.stored == table.stored,
-                StatementAgent.statement_id == table.id,
+                of_statement(StatementAgent, table),
                 StatementAgent.relation.in_(relations),
             )
         )
@@ -165,8 +164,7 @@ def _core_conditions(query: StatementQuery, table: Any) -> list[Any]:
     if query.activity is not None:
         activity_match = [
             StatementActivity.activity_key == digest(query.activity),
-            StatementActivity.stored == table.stored,
-            StatementActivity.statement_id == table.id,
+            of_statement(StatementActivity, table),
         ]
         if not query.related_activities:
             activity_match.append(StatementActivity.relation == "object")
