@@ -69,14 +69,18 @@ def test_trainer_filters_drills_down_and_exports(
     assert_no_serious_accessibility_violation(page)
 
     # Filter by name with the plain form (no script needed).
+    # (each click loads a new page: counting rows before it has come counts the old one)
     page.get_by_label("Nom de l’apprenant").fill("bob")
-    page.get_by_role("button", name="Appliquer les filtres").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Appliquer les filtres").click()
     assert matrix.get_by_role("rowheader").count() == 1
     assert "Bob Durand" in matrix.inner_text()
     # Then by state: who has something in progress.
-    page.get_by_role("link", name="Effacer les filtres").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Effacer les filtres").click()
     page.get_by_label("Apprenants ayant au moins une compétence").select_option("en_cours")
-    page.get_by_role("button", name="Appliquer les filtres").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Appliquer les filtres").click()
     assert matrix.get_by_role("rowheader").count() == 1
     screenshot(page, "trainer-dashboard-filtered")
 
