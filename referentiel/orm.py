@@ -43,6 +43,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetimes are not stored: give a timezone-aware value")
         return value.astimezone(UTC)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        check = self.process_bind_param
+
+        # SQLite stores text: the same text SQLAlchemy's DATETIME writes
+        # ("2026-03-02 08:15:27.000000"), in one C call instead of a format over a
+        # dict (a batch of 100 statements writes 900 timestamps).
+        def to_text(value: Any) -> str | None:
+            moment = check(value, dialect)
+            if moment is None:
+                return None
+            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+        return to_text
+
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
