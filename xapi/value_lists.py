@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.sqltypes import NullType
@@ -69,6 +70,7 @@ class _DriverInsert:
     the Python-side defaults of the columns the rows leave out."""
 
     sql: str
+    copy_sql: str  # the same rows through COPY (PostgreSQL)
     columns: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]  # one per column
     # Per column left out with a Python-side default: (callable or None, scalar, processor).
@@ -96,8 +98,9 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
     The SQL goes to the driver as text built once per table, columns and row count
     (``exec_driver_sql``): Core's executemany compiles nothing either, but processes
     every row's parameters in Python, which cost more than SQLite's own insert (a
-    100-statement batch writes 700 index rows). Values go through the same bind
-    processors Core would use, so the stored values are the same.
+    100-statement batch writes 700 index rows). On PostgreSQL, more than a few rows go
+    through COPY (:func:`_copy_rows`). Values go through the same bind processors Core
+    would use, so the stored values are the same.
     """
     if not rows:
         return
@@ -107,10 +110,42 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
     plan = _driver_insert(table, tuple(rows[0]), connection.dialect, 1)
     if plan is None:
         connection.execute(_insert(table), rows)
+    elif connection.dialect.name == "postgresql":
+        _copy_rows(connection, plan, rows)
     elif len(rows) == 1:
         connection.exec_driver_sql(plan.sql, tuple(plan.values(rows[0])))
     else:
         connection.exec_driver_sql(plan.sql, [tuple(plan.values(row)) for row in rows])
+
+
+def _copy_rows(connection: Connection, plan: _DriverInsert, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the rows through COPY, in the caller's transaction. psycopg's
+    pipelined executemany spent more of a 100-statement batch in Python, row by row,
+    than PostgreSQL spent inserting (its 900 rows: 23 -> 20 ms in-process)."""
+    dialect = connection.dialect
+    driver = connection.connection.dbapi_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(plan.copy_sql) as copy:
+            for row in rows:
+                copy.write_row(plan.values(row))
+    except dialect.loaded_dbapi.Error as error:
+        # As SQLAlchemy raises a driver's error (an IntegrityError for a key stored
+        # meanwhile, which the Statements resource retries on), values hidden.
+        lost = dialect.is_disconnect(error, driver, cursor)
+        if lost:
+            connection.invalidate()
+        raise DBAPIError.instance(
+            plan.copy_sql,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
+    finally:
+        cursor.close()
 
 
 def insert_into_tables(
@@ -204,4 +239,5 @@ def _driver_insert(
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
         f"VALUES {', '.join([one_row] * count)}"
     )
-    return _DriverInsert(sql, columns, processors, tuple(defaults))
+    copy_sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    return _DriverInsert(sql, copy_sql, columns, processors, tuple(defaults))

@@ -31,18 +31,28 @@ def test_rows_arrive_with_their_values_and_types(session: Session, count: int) -
     assert [tuple(row) for row in stored] == [(f"s-{n}", when, None) for n in range(count)]
 
 
-def test_columns_left_to_their_defaults_get_them(session: Session) -> None:
+@pytest.mark.parametrize("count", [3, 40])
+def test_columns_left_to_their_defaults_get_them(session: Session, count: int) -> None:
     """Audit rows leave ``at`` and ``actor`` (Python-side defaults) out."""
     rows = [
         {"kind": "test.event", "summary": f"event {n}", "details": {"n": n, "é": [1, 2]}}
-        for n in range(3)
+        for n in range(count)
     ]
     insert_rows(session, AUDIT, rows)
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [(e.summary, e.details) for e in events] == [
-        (f"event {n}", {"n": n, "é": [1, 2]}) for n in range(3)
+        (f"event {n}", {"n": n, "é": [1, 2]}) for n in range(count)
     ]
     assert all(e.at is not None and e.actor == "system" for e in events)
+
+
+def test_text_arrives_byte_for_byte_whatever_it_holds(session: Session) -> None:
+    """Tabs, newlines, backslashes and quotes are what COPY's text format escapes."""
+    awkward = ["a\tb", "line 1\nline 2\r\n", "back\\slash \\N", "'quoted' \"too\"", "é ✓ 𝄞", ""]
+    rows = [{"statement_id": text, "queued_at": datetime.now(UTC)} for text in awkward * 5]
+    insert_rows(session, QUEUE, rows)
+    stored = session.scalars(select(QUEUE.c.statement_id).order_by(QUEUE.c.id)).all()
+    assert stored == awkward * 5
 
 
 def test_nothing_to_insert_is_no_statement(session: Session) -> None:
@@ -61,14 +71,16 @@ def _statement_row(statement_id: str) -> dict[str, object]:
     }
 
 
-def test_a_duplicate_key_is_sqlalchemys_integrity_error(session: Session) -> None:
+@pytest.mark.parametrize("count", [1, FEW_ROWS + 4])
+def test_a_duplicate_key_is_sqlalchemys_integrity_error(session: Session, count: int) -> None:
     """The Statements resource retries on IntegrityError (an id stored concurrently):
-    the driver's own error must reach it wrapped as SQLAlchemy's."""
+    the driver's own error must reach it wrapped as SQLAlchemy's, a few rows or many."""
     statements: Table = Statement.__table__  # type: ignore[assignment]
     row = _statement_row("0b7e3f4e-8d5a-4c1e-9a3b-2f6d7c8e9a01")
     insert_rows(session, statements, [row])
+    others = [_statement_row(f"0b7e3f4e-8d5a-4c1e-9a3b-{n:012d}") for n in range(count - 1)]
     with pytest.raises(IntegrityError):
-        insert_rows(session, statements, [row])
+        insert_rows(session, statements, [*others, row])
 
 
 def test_rows_of_several_tables_go_in_order_and_on_postgresql_as_one_statement(
