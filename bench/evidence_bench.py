@@ -5,8 +5,8 @@ Setting: the DIPLOVIS référentiel (105 competencies), 300 learners on one Mood
 what real providers send: Moodle quiz completions (mapped), cmi5 AUs tagged with a
 competency, H5P answers with an mbox actor, statements of learners not yet launched,
 and launches without a result. Each batch is stored as the Statements resource does
-(``store_statements`` on a bare connection: statements, index rows and one
-derivation queue row each, commit), then derived from the queue as the background
+(``prepare_statements``, then ``write_statements`` on a bare connection: statements,
+index rows and one derivation queue row each, commit), then derived from the queue as the background
 drainer and ``lti-tool worker`` do (``derivation.derive_queued`` on a session, then
 commit; ``derivation.drain`` is these turns in a loop).
 
@@ -46,7 +46,7 @@ from xapi.credentials import authority_agent, create_credential
 from xapi.evidence import resolve_pending_for_users
 from xapi.models import Evidence, MappingRule
 from xapi.signals import evidence_changed
-from xapi.statements_store import parse_body, store_statements
+from xapi.statements_store import parse_body, prepare_statements, write_statements
 
 BASE_URL = "https://competences.example.org"
 MOODLE = "https://moodle.example.org"
@@ -180,7 +180,10 @@ def run(url: str | None, batches: int, seed: int) -> dict[str, Any]:
             start = time.perf_counter()
             with engine.begin() as connection:
                 items, _ = parse_body(body)
-                store_statements(connection, items, authority=authority, credential=credential)
+                write_statements(
+                    connection,
+                    prepare_statements(items, authority=authority, credential=credential),
+                )
             stored = time.perf_counter()
             with sessions() as session:
                 event.listen(engine, "before_cursor_execute", count)
@@ -258,7 +261,7 @@ def main() -> None:
         )
     print(
         "derive: derive_queued with evidence_changed muted (take the batch from the queue, "
-        "derive its evidence); store: parse, store_statements and commit, as a POST does "
+        "derive its evidence); store: parse, prepare, write and commit, as a POST does "
         "once authenticated; "
         "+receivers: derive_queued with what listens to evidence_changed (achievement "
         "recompute); drain turn: that and its commit"

@@ -36,13 +36,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from lti_tool.database import db
+from lti_tool.database import checkpoint_wal, db, write_turn
 from lti_tool.exceptions import ConfigurationError
 from xapi import derivation
 
@@ -135,6 +136,8 @@ class Drainer:
         *,
         round_rows: int,
         single_writer: bool = False,
+        turn: derivation.Turn = nullcontext,
+        checkpoint: Callable[[], None] = lambda: None,
     ) -> None:
         self._new_session = new_session
         self._poll = poll_seconds
@@ -142,6 +145,8 @@ class Drainer:
             delay_seconds, max(delay_seconds, max_delay_seconds), max(1, round_rows)
         )
         self._single_writer = single_writer
+        self._turn = turn
+        self._checkpoint = checkpoint
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -184,7 +189,7 @@ class Drainer:
                     if not settling.due(time.monotonic(), derivation.queued_span(session)):
                         continue
                     started = time.monotonic()
-                    taken = derivation.drain(session).taken
+                    taken = derivation.drain(session, turn=self._turn).taken
                 settling.derived()
                 # A round that took rows: more may have come meanwhile, look again at
                 # once (not a whole poll later) ...
@@ -193,6 +198,7 @@ class Drainer:
                     # ... after leaving the only write lock (SQLite) to requests as long
                     # again as the round held it, so that intake keeps half of the time.
                     pause = time.monotonic() - started
+                    self._checkpoint()
             except DBAPIError as error:  # the rows stay queued for the next round
                 log.warning("database unavailable, deriving later: %s", type(error.orig).__name__)
                 pause = OUTAGE_PAUSE_SECONDS
@@ -216,13 +222,16 @@ def init_app(app: Flask) -> None:
 
 def new_drainer(app: Flask) -> Drainer:
     """A derivation loop with the app's settings (not started)."""
+    engine = app.extensions["database"]["engine"]
     return Drainer(
         app.extensions["database"]["sessionmaker"],
         float(app.config["EVIDENCE_POLL_SECONDS"]),
         float(app.config["EVIDENCE_DELAY_SECONDS"]),
         float(app.config["EVIDENCE_MAX_DELAY_SECONDS"]),
         round_rows=int(app.config["EVIDENCE_ROUND_ROWS"]),
-        single_writer=app.extensions["database"]["engine"].dialect.name == "sqlite",
+        single_writer=engine.dialect.name == "sqlite",
+        turn=lambda: write_turn(engine),
+        checkpoint=lambda: checkpoint_wal(engine),
     )
 
 

@@ -25,7 +25,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lti_tool import evidence_drainer, xapi_document_views
-from lti_tool.database import db
+from lti_tool.database import db, write_turn
 from xapi import credentials as xapi_credentials
 from xapi import json_text
 from xapi.activity_definitions import activity_object, person_object
@@ -50,8 +50,9 @@ from xapi.statements_store import (
     format_stored,
     now_ms,
     parse_body,
+    prepare_statements,
     statement_document,
-    store_statements,
+    write_statements,
 )
 from xapi.validation import StatementValidator, iri, uuid
 
@@ -279,17 +280,18 @@ def _statements_in(xreq: XapiRequest) -> tuple[list[Any], bool, dict[str, Attach
 
 
 def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
-    """Authenticate and store in one transaction on a bare connection (no ORM session:
-    the write path is the LRS's hottest), then have the statements derived."""
+    """Authenticate, validate, then store in one transaction on a bare connection (no
+    ORM session: the write path is the LRS's hottest), holding SQLite's write turn only
+    for the writes; then have the statements derived."""
+    engine = db.engine
     for attempt in (1, 2):
         try:
-            with db.engine.begin() as connection:
+            with engine.connect() as connection:
                 credential = _authenticate(xreq.headers, connection)
                 items, is_array, parts = _statements_in(xreq)
                 if statement_id is not None and is_array:
                     raise BadRequest("PUT takes one statement, not an array")
-                result = store_statements(
-                    connection,
+                prepared = prepare_statements(
                     items,
                     authority=xapi_credentials.authority_agent(
                         credential, current_app.config["BASE_URL"]
@@ -299,6 +301,9 @@ def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
                     parts=parts,
                     version=response_version(),
                 )
+                with write_turn(engine):
+                    result = write_statements(connection, prepared)
+                    connection.commit()
         except IntegrityError:
             # Another request stored one of these ids meanwhile: compare again.
             if attempt == 2:

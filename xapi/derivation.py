@@ -24,7 +24,8 @@ statement of a derivation (the DELETE that takes the rows) acquires.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -119,34 +120,39 @@ def derive_queued(session: Session, limit: int = BATCH) -> DerivationRun:
     return derive_rows(session, queue_ids) if queue_ids else DerivationRun()
 
 
-def drain(session: Session, limit: int = BATCH) -> DerivationRun:
+Turn = Callable[[], AbstractContextManager[object]]
+
+
+def drain(session: Session, limit: int = BATCH, turn: Turn = nullcontext) -> DerivationRun:
     """Derive everything queued, ``limit`` rows per transaction, committing each; a
-    round that fails is derived again row by row, and the failing rows set aside."""
+    round that fails is derived again row by row, and the failing rows set aside.
+    ``turn`` is held around each transaction (the caller's writers' queue, if any)."""
     total = DerivationRun()
     while True:
         queue_ids = _oldest(session, limit)
         if not queue_ids:
             return total
         try:
-            total |= _committed(session, queue_ids)
+            total |= _committed(session, queue_ids, turn)
         except Exception:
             for queue_id in queue_ids:
                 try:
-                    total |= _committed(session, [queue_id])
+                    total |= _committed(session, [queue_id], turn)
                 except Exception as error:
                     total.failed += _set_aside(session, queue_id, error)
         if len(queue_ids) < limit:
             return total
 
 
-def _committed(session: Session, queue_ids: Sequence[int]) -> DerivationRun:
+def _committed(session: Session, queue_ids: Sequence[int], turn: Turn) -> DerivationRun:
     """:func:`derive_rows` and commit, or roll back and raise."""
-    try:
-        run = derive_rows(session, queue_ids)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with turn():
+        try:
+            run = derive_rows(session, queue_ids)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     return run
 
 

@@ -4,7 +4,7 @@ store writes to) into this one.
 The remote is read oldest first (``ascending=true``) from where the last run stopped
 (``since`` = the ``stored`` of the newest statement taken, kept per source in
 :class:`~xapi.models.PullSource`), following ``more`` links. Each page is stored in one
-transaction through :func:`xapi.statements_store.store_statements`, then its evidence
+transaction through :mod:`xapi.statements_store`, then its evidence
 derived (:func:`xapi.derivation.drain`), exactly as for statements posted to us. A
 statement whose id is already stored is skipped when identical and reported as a
 conflict otherwise; a statement that breaks the spec is reported and skipped rather
@@ -51,7 +51,8 @@ from xapi.statements_store import (
     ReceivedStatement,
     format_stored,
     parse_body,
-    store_statements,
+    prepare_statements,
+    write_statements,
 )
 from xapi.validation import StatementValidator, parse_timestamp
 
@@ -458,13 +459,9 @@ def _store_page(
             report.conflicts.append(ident)
             log.warning("pulled statement %s differs from the one stored here", ident)
     if new:
-        store_statements(
-            session,
-            new,
-            authority=authority,
-            credential=None,
-            keep_authority=True,
-            remote=True,
+        prepared = prepare_statements(
+            new, authority=authority, credential=None, keep_authority=True, remote=True
         )
+        write_statements(session, prepared)
         report.stored += len(new)
     return newest

@@ -2,7 +2,8 @@
 index rows, and the derivation queue.
 
 Every entry point (the Statements resource, ``lti-tool xapi pull``) goes through
-:func:`store_statements`, inside the caller's transaction: the caller commits, so a
+:func:`prepare_statements` (validation and rows, without the database), then
+:func:`write_statements` inside the caller's transaction: the caller commits, so a
 batch is stored whole or not at all, together with the queue rows that make its
 statements (and those it voids) evidence afterwards (:mod:`xapi.derivation`).
 """
@@ -231,8 +232,30 @@ def _check_attachments(
         )
 
 
-def store_statements(
-    session: Executor,
+@dataclass
+class _NewStatement:
+    """One statement's rows, built before the database is touched."""
+
+    item: ReceivedStatement
+    row: dict[str, Any]
+    agents: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
+
+
+@dataclass
+class PreparedStatements:
+    """Statements validated and turned into rows (:func:`prepare_statements`), ready for
+    :func:`write_statements`."""
+
+    ids: list[str]  # every statement of the request, in order
+    statements: list[_NewStatement]
+    given_ids: list[str]  # ids the client gave: the only ones that may be stored already
+    voiding_targets: list[str]
+    batch_voiding: set[str]
+    parts: Mapping[str, AttachmentPart]
+
+
+def prepare_statements(
     items: Sequence[ReceivedStatement],
     *,
     authority: dict[str, Any],
@@ -242,17 +265,16 @@ def store_statements(
     version: str = "1.0.3",
     keep_authority: bool = False,
     remote: bool = False,
-) -> StoreResult:
-    """Validate and store statements all-or-nothing; return their ids in order.
+) -> PreparedStatements:
+    """Validate statements and build their rows, without the database: a POST does this
+    before it queues for SQLite's single write lock, which it then holds only for its
+    writes.
 
     ``statement_id`` is the PUT parameter (the body is then one statement whose id, if
-    any, must match). A statement already stored with the same id and equivalent
-    content is accepted without a second copy; other content raises
-    :class:`StatementConflict`. ``keep_authority`` keeps the authority a pulled
-    statement carries (its own LRS set it); otherwise the credential's agent is the
-    authority (Data §2.4.9). ``remote``: the statements come from another LRS that
-    already received and checked their attachments and signatures, whose contents are
-    not pulled. The caller commits.
+    any, must match). ``keep_authority`` keeps the authority a pulled statement carries
+    (its own LRS set it); otherwise the credential's agent is the authority (Data
+    §2.4.9). ``remote``: the statements come from another LRS that already received and
+    checked their attachments and signatures, whose contents are not pulled.
     """
     parts = parts or {}
     validator = StatementValidator(version)
@@ -287,14 +309,8 @@ def store_statements(
     given_ids = [ident for ident, item in zip(ids, items, strict=True) if "id" in item.data]
     if statement_id is not None:
         given_ids = ids
-    existing: dict[str, str] = {}
-    if given_ids:
-        found = select(Statement.id, Statement.raw).where(Statement.id.in_(given_ids))
-        existing = {ident: raw for ident, raw in session.execute(found)}
     stored_at = now_ms()
-    new_rows: list[dict[str, Any]] = []
-    agent_rows: list[dict[str, Any]] = []
-    activity_rows: list[dict[str, Any]] = []
+    statements: list[_NewStatement] = []
     voiding_targets: list[str] = []
     batch_voiding = {
         ident
@@ -303,13 +319,6 @@ def store_statements(
     }
     for ident, item in zip(ids, items, strict=True):
         data = item.data
-        previous = existing.get(ident)
-        if previous is not None:
-            if not same_statement(json.loads(previous), data):
-                raise StatementConflict(
-                    f"statement {ident} is already stored with different content"
-                )
-            continue
         obj = data["object"]
         kind = obj.get("objectType", "Activity")
         target = str(obj["id"]).lower() if kind == "StatementRef" else None
@@ -322,34 +331,52 @@ def store_statements(
             parse_timestamp(data["timestamp"], "timestamp") if "timestamp" in data else stored_at
         )
         context = data.get("context") or {}
-        new_rows.append(
-            {
-                "id": ident,
-                "raw": item.raw,
-                "stored": stored_at,
-                "timestamp": timestamp,
-                "verb_id": data["verb"]["id"],
-                "object_id": str(obj["id"]) if kind in ("Activity", "StatementRef") else None,
-                "object_type": kind,
-                "object_statement_id": target,
-                "actor_key": actor_key(data["actor"]),
-                "voided": False,
-                "registration": str(context["registration"]).lower()
-                if "registration" in context
-                else None,
-                "version": str(data.get("version", default_version)),
-                "authority": json.dumps(statement_authority, ensure_ascii=False),
-                "credential_id": credential.id if credential is not None else None,
-                "platform_issuer": credential.platform_issuer if credential is not None else None,
-            }
-        )
+        row = {
+            "id": ident,
+            "raw": item.raw,
+            "stored": stored_at,
+            "timestamp": timestamp,
+            "verb_id": data["verb"]["id"],
+            "object_id": str(obj["id"]) if kind in ("Activity", "StatementRef") else None,
+            "object_type": kind,
+            "object_statement_id": target,
+            "actor_key": actor_key(data["actor"]),
+            "voided": False,
+            "registration": str(context["registration"]).lower()
+            if "registration" in context
+            else None,
+            "version": str(data.get("version", default_version)),
+            "authority": json.dumps(statement_authority, ensure_ascii=False),
+            "credential_id": credential.id if credential is not None else None,
+            "platform_issuer": credential.platform_issuer if credential is not None else None,
+        }
         agents, activities = _index_rows(ident, stored_at, data, statement_authority)
-        agent_rows.extend(agents)
-        activity_rows.extend(activities)
+        statements.append(_NewStatement(item, row, agents, activities))
+    return PreparedStatements(ids, statements, given_ids, voiding_targets, batch_voiding, parts)
 
-    voided_ids = _void(session, voiding_targets, batch_voiding)
-    _arrive_voided(session, new_rows, given_ids, set(voiding_targets))
-    _store_parts(session, parts)
+
+def write_statements(session: Executor, prepared: PreparedStatements) -> StoreResult:
+    """Store prepared statements, with their index and queue rows, in the caller's
+    transaction (the caller commits). A statement already stored with the same id and
+    equivalent content is accepted without a second copy; other content raises
+    :class:`StatementConflict`."""
+    existing: dict[str, str] = {}
+    if prepared.given_ids:
+        found = select(Statement.id, Statement.raw).where(Statement.id.in_(prepared.given_ids))
+        existing = {ident: raw for ident, raw in session.execute(found)}
+    new: list[_NewStatement] = []
+    for statement in prepared.statements:
+        previous = existing.get(statement.row["id"])
+        if previous is None:
+            new.append(statement)
+        elif not same_statement(json.loads(previous), statement.item.data):
+            raise StatementConflict(
+                f"statement {statement.row['id']} is already stored with different content"
+            )
+    new_rows = [statement.row for statement in new]
+    voided_ids = _void(session, prepared.voiding_targets, prepared.batch_voiding)
+    _arrive_voided(session, new_rows, prepared.given_ids, set(prepared.voiding_targets))
+    _store_parts(session, prepared.parts)
     if voided_ids:  # statements stored earlier: independent of the rows below
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
     new_ids = [row["id"] for row in new_rows]
@@ -359,12 +386,12 @@ def store_statements(
         session,
         [
             (_STATEMENTS, new_rows),
-            (_AGENTS, agent_rows),
-            (_ACTIVITIES, activity_rows),
+            (_AGENTS, [row for statement in new for row in statement.agents]),
+            (_ACTIVITIES, [row for statement in new for row in statement.activities]),
             (derivation.QUEUE, derivation.queue_rows(new_ids + voided_ids)),
         ],
     )
-    return StoreResult(ids=ids, new_ids=new_ids)
+    return StoreResult(ids=prepared.ids, new_ids=new_ids)
 
 
 def _void(session: Executor, targets: list[str], batch_voiding: set[str]) -> list[str]:

@@ -14,7 +14,7 @@ from tests.lms.platform import TestPlatform
 from xapi import derivation
 from xapi.credentials import authority_agent, create_credential
 from xapi.models import Evidence
-from xapi.statements_store import parse_body, store_statements
+from xapi.statements_store import parse_body, prepare_statements, write_statements
 
 
 def test_first_launch_turns_the_learners_earlier_statements_into_evidence(
@@ -40,11 +40,13 @@ def test_first_launch_turns_the_learners_earlier_statements_into_evidence(
     with live_tool.app.app_context():
         issued = create_credential(db.session, "contenus", lms.issuer)
         items, _ = parse_body(json.dumps(statement))
-        store_statements(
+        write_statements(
             db.session,
-            items,
-            authority=authority_agent(issued.credential, live_tool.url),
-            credential=issued.credential,
+            prepare_statements(
+                items,
+                authority=authority_agent(issued.credential, live_tool.url),
+                credential=issued.credential,
+            ),
         )
         db.session.commit()
         derivation.drain(db.session)

@@ -20,8 +20,7 @@ from lti_tool.models import Bloc, Competency, Framework, LtiUser
 from xapi import derivation
 from xapi.credentials import authority_agent, create_credential
 from xapi.models import Statement
-from xapi.statements_store import parse_body
-from xapi.statements_store import store_statements as store_all
+from xapi.statements_store import parse_body, prepare_statements, write_statements
 
 
 @pytest.fixture
@@ -65,11 +64,13 @@ def store_statements(
     issued = create_credential(session, "activity provider", platform_issuer)
     session.flush()
     items, _ = parse_body(json.dumps(list(statements)))
-    result = store_all(
+    result = write_statements(
         session,
-        items,
-        authority=authority_agent(issued.credential, BASE_URL),
-        credential=issued.credential,
+        prepare_statements(
+            items,
+            authority=authority_agent(issued.credential, BASE_URL),
+            credential=issued.credential,
+        ),
     )
     session.commit()
     derivation.drain(session)

@@ -14,7 +14,7 @@ from lti_tool.cli import main
 from lti_tool.models import Competency, LtiUser
 from xapi.credentials import authority_agent, create_credential
 from xapi.models import Evidence
-from xapi.statements_store import parse_body, store_statements
+from xapi.statements_store import parse_body, prepare_statements, write_statements
 
 
 def test_queue_reports_the_backlog_and_drain_derives_it(
@@ -30,11 +30,13 @@ def test_queue_reports_the_backlog_and_drain_derives_it(
             [cmi5_passed("42", "bloc-2/C9", scaled=0.9), cmi5_passed("42", "bloc-1/C1", scaled=0.8)]
         )
     )
-    store_statements(
+    write_statements(
         session,
-        items,
-        authority=authority_agent(issued.credential, BASE_URL),
-        credential=issued.credential,
+        prepare_statements(
+            items,
+            authority=authority_agent(issued.credential, BASE_URL),
+            credential=issued.credential,
+        ),
     )
     session.commit()  # stored and queued, not derived
 

@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from lti_tool.achievement.jury import set_override
 from lti_tool.achievement.models import CompetencyState
 from lti_tool.achievement.rules import rules_in_force
 from lti_tool.cli import main
+from lti_tool.evidence_drainer import Drainer
 from lti_tool.models import Competency, LtiUser
 from referentiel.achievement import EvidenceItem, evaluate
 from referentiel.audit import AuditEvent
@@ -198,6 +200,45 @@ def test_the_running_worker_derives_queued_statements_in_its_own_thread(
     assert running.returncode == 0, errors
     assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
     assert queued(session) == []
+
+
+@pytest.mark.usefixtures("worker_mode")
+def test_a_single_writer_loop_derives_in_its_turn_and_then_checkpoints(
+    app: Flask, lrs: Lrs, session: Session, world: World
+) -> None:
+    """On SQLite the loop holds the writers' turn around each round's transaction and
+    copies the write-ahead log into the database after the round, not a request."""
+    [ident] = lrs.post(passed(world.bob)).json
+    session.commit()
+    steps: list[str] = []
+
+    @contextmanager
+    def turn() -> Iterator[None]:
+        steps.append("turn taken")
+        yield
+        steps.append("turn left")
+
+    loop = Drainer(
+        app.extensions["database"]["sessionmaker"],
+        0.01,
+        0.01,
+        0.01,
+        round_rows=250,
+        single_writer=True,
+        turn=turn,
+        checkpoint=lambda: steps.append("checkpoint"),
+    )
+    thread = loop.start_thread()
+    try:
+        deadline = time.monotonic() + 10
+        while "checkpoint" not in steps and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        loop.stop.set()
+        thread.join(10)
+    assert steps[:3] == ["turn taken", "turn left", "checkpoint"]
+    session.rollback()
+    assert evidence_of(session, world.bob) == [(ident, c3(world).id)]
 
 
 def test_background_mode_derives_in_a_thread_of_the_web_process(
