@@ -107,7 +107,8 @@ def write_turn(engine: Engine) -> AbstractContextManager[None]:
     up to three times as long as the round. The hot writers (statement storage and
     derivation rounds) queue on an exclusive ``flock`` of a file beside the database
     instead, which hands over the moment its holder is done. Other writers keep
-    SQLite's own wait; the flock orders, SQLite's lock still protects.
+    SQLite's own wait; the flock orders, SQLite's lock still protects. Not re-entrant:
+    a thread taking it again inside itself would release it at the inner block's end.
     """
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     if not path or path == ":memory:" or path.startswith("file:") or fcntl is None:
