@@ -6,6 +6,7 @@ Plain SQLAlchemy 2.0 rather than Flask-SQLAlchemy: the domain packages take a
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,8 @@ from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.exceptions import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 DURABILITIES = ("full", "relaxed")
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -133,6 +136,9 @@ def checkpoint_wal(engine: Engine) -> None:
 @contextmanager
 def _flocked(path: str) -> Iterator[None]:
     descriptor = _descriptor(path)
+    if descriptor is None:  # the lock file cannot be opened: SQLite's own wait only
+        yield
+        return
     fcntl.flock(descriptor, fcntl.LOCK_EX)
     try:
         yield
@@ -141,17 +147,31 @@ def _flocked(path: str) -> Iterator[None]:
 
 
 _descriptors = threading.local()
+_unusable: set[str] = set()  # lock files already reported as unusable
 
 
-def _descriptor(path: str) -> int:
+def _descriptor(path: str) -> int | None:
     """This thread's descriptor of the lock file: flock locks belong to an open file,
     so threads sharing one descriptor would all "have" the lock, and so would a child
-    process forked with it (hence the process id)."""
+    process forked with it (hence the process id). Read-only is enough for flock, so a
+    worker running as another user can open the file the web server created. None when
+    the file cannot be opened (a read-only folder): writes then go on without turns,
+    and that is said once per process."""
     opened: dict[tuple[int, str], int] = getattr(_descriptors, "opened", None) or {}
     _descriptors.opened = opened
     key = (os.getpid(), path)
     if key not in opened:
-        opened[key] = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            opened[key] = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            if path not in _unusable:
+                _unusable.add(path)
+                log.warning(
+                    "SQLite writers will not take turns: cannot open %s (%s)",
+                    path,
+                    error.strerror,
+                )
+            return None
     return opened[key]
 
 

@@ -5,10 +5,12 @@ loop, not a request, copies the write-ahead log into the database."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from lti_tool.database import checkpoint_wal, make_engine, write_turn
@@ -78,6 +80,30 @@ def test_threads_of_one_process_take_turns_too(tmp_path: Path) -> None:
     for thread in threads:
         thread.join(30)
     assert most == 1
+    engine.dispose()
+
+
+def test_writes_go_on_without_turns_when_the_lock_file_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only folder: the POST must not fail for want of its turn."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    real_open = os.open
+
+    def refuse_lock_file(path: str, *args: int) -> int:
+        if str(path).endswith("-writers"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse_lock_file)
+    for _ in range(2):
+        with write_turn(engine), engine.begin() as connection:
+            connection.execute(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    warnings = [r.getMessage() for r in caplog.records if "take turns" in r.getMessage()]
+    assert len(warnings) == 1 and "Permission denied" in warnings[0]
     engine.dispose()
 
 
