@@ -146,6 +146,15 @@ def _flocked(path: str) -> Iterator[None]:
         fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
+class _Opened(dict[tuple[int, str], int]):
+    """A thread's lock-file descriptors, by (process id, path), closed with the thread."""
+
+    def __del__(self) -> None:
+        for (pid, _path), descriptor in self.items():
+            if pid == os.getpid():
+                os.close(descriptor)
+
+
 _descriptors = threading.local()
 _unusable: set[str] = set()  # lock files already reported as unusable
 
@@ -157,8 +166,9 @@ def _descriptor(path: str) -> int | None:
     worker running as another user can open the file the web server created. None when
     the file cannot be opened (a read-only folder): writes then go on without turns,
     and that is said once per process."""
-    opened: dict[tuple[int, str], int] = getattr(_descriptors, "opened", None) or {}
-    _descriptors.opened = opened
+    opened: _Opened | None = getattr(_descriptors, "opened", None)
+    if opened is None:
+        opened = _descriptors.opened = _Opened()
     key = (os.getpid(), path)
     if key not in opened:
         try:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from lti_tool.database import checkpoint_wal, make_engine, write_turn
 
@@ -105,6 +105,23 @@ def test_writes_go_on_without_turns_when_the_lock_file_cannot_be_opened(
     warnings = [r.getMessage() for r in caplog.records if "take turns" in r.getMessage()]
     assert len(warnings) == 1 and "Permission denied" in warnings[0]
     engine.dispose()
+
+
+def test_a_thread_s_lock_file_descriptor_goes_with_the_thread(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    descriptors = Path("/proc/self/fd")
+    before = len(list(descriptors.iterdir()))
+    for _ in range(20):
+        thread = threading.Thread(target=_take_turn, args=(engine,))
+        thread.start()
+        thread.join(10)
+    assert len(list(descriptors.iterdir())) <= before + 1
+    engine.dispose()
+
+
+def _take_turn(engine: Engine) -> None:
+    with write_turn(engine):
+        pass
 
 
 def test_an_in_memory_database_needs_no_turn() -> None:
