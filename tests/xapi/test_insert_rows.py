@@ -55,6 +55,22 @@ def test_text_arrives_byte_for_byte_whatever_it_holds(session: Session) -> None:
     assert stored == awkward * 5
 
 
+@pytest.mark.parametrize("count", [1, FEW_ROWS + 24])
+def test_rows_inserted_first_on_a_connection_are_committed_by_its_commit(
+    session: Session, count: int
+) -> None:
+    """A bare connection whose first statement is the insert (``engine.connect()``,
+    then ``commit()``): the rows are committed, however they were sent."""
+    engine = session.get_bind()
+    rows = [{"statement_id": f"first-{n}", "queued_at": datetime.now(UTC)} for n in range(count)]
+    with engine.connect() as connection:  # type: ignore[union-attr]
+        insert_rows(connection, QUEUE, rows)
+        connection.commit()
+    with engine.connect() as other:  # type: ignore[union-attr]
+        stored = other.execute(select(func.count()).select_from(QUEUE)).scalar()
+    assert stored == count
+
+
 def test_nothing_to_insert_is_no_statement(session: Session) -> None:
     insert_rows(session, QUEUE, [])
     assert session.execute(select(QUEUE.c.id)).all() == []
