@@ -52,6 +52,7 @@ from xapi.statements_store import (
     parse_body,
     prepare_statements,
     statement_document,
+    write_as_one_statement,
     write_statements,
 )
 from xapi.validation import StatementValidator, iri, uuid
@@ -280,13 +281,17 @@ def _statements_in(xreq: XapiRequest) -> tuple[list[Any], bool, dict[str, Attach
 
 
 def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
-    """Authenticate, validate, then store in one transaction on a bare connection (no
-    ORM session: the write path is the LRS's hottest), holding SQLite's write turn only
-    for the writes; then have the statements derived."""
+    """Authenticate, validate, then store on a bare connection (no ORM session: the
+    write path is the LRS's hottest): on PostgreSQL as one statement outside a
+    transaction when it can be, else in one transaction, holding SQLite's write turn
+    only for the writes; then have the statements derived."""
     engine = db.engine
+    postgres = engine.dialect.name == "postgresql"
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
+                if postgres:  # a single POST is one atomic statement (below)
+                    connection.execution_options(isolation_level="AUTOCOMMIT")
                 credential = _authenticate(xreq.headers, connection)
                 items, is_array, parts = _statements_in(xreq)
                 if statement_id is not None and is_array:
@@ -301,9 +306,18 @@ def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
                     parts=parts,
                     version=response_version(),
                 )
-                with write_turn(engine):
-                    result = write_statements(connection, prepared)
-                    connection.commit()
+                written = write_as_one_statement(connection, prepared) if postgres else None
+                if written is not None:
+                    result = written
+                else:
+                    if postgres:  # more than one statement: in a transaction
+                        connection.commit()
+                        connection.execution_options(
+                            isolation_level=connection.default_isolation_level
+                        )
+                    with write_turn(engine):
+                        result = write_statements(connection, prepared)
+                        connection.commit()
         except IntegrityError:
             # Another request stored one of these ids meanwhile: compare again.
             if attempt == 2:

@@ -31,7 +31,7 @@ from xapi.json_text import loads, raw_decode
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
-from xapi.value_lists import insert_into_tables, insert_rows
+from xapi.value_lists import insert_as_one_statement, insert_into_tables, insert_rows
 
 DEFAULT_VERSION = "1.0.0"
 # Storage runs on an ORM session (pull, tests) or, for the Statements resource, on a
@@ -355,6 +355,21 @@ def prepare_statements(
     return PreparedStatements(ids, statements, given_ids, voiding_targets, batch_voiding, parts)
 
 
+def write_as_one_statement(
+    connection: Connection, prepared: PreparedStatements
+) -> StoreResult | None:
+    """On PostgreSQL, store statements that need nothing looked up (no given id, nothing
+    voided, no attachment) and few rows as one SQL statement, atomic on its own, so that
+    it may run outside a transaction: a single POST then costs two round trips (the
+    credential and this) instead of four (BEGIN and COMMIT). None when that cannot be,
+    and then nothing was written."""
+    if prepared.given_ids or prepared.voiding_targets or prepared.parts:
+        return None
+    if not insert_as_one_statement(connection, _tables(prepared.statements, [])):
+        return None
+    return StoreResult(ids=prepared.ids, new_ids=[s.row["id"] for s in prepared.statements])
+
+
 def write_statements(session: Executor, prepared: PreparedStatements) -> StoreResult:
     """Store prepared statements, with their index and queue rows, in the caller's
     transaction (the caller commits). A statement already stored with the same id and
@@ -379,19 +394,24 @@ def write_statements(session: Executor, prepared: PreparedStatements) -> StoreRe
     _store_parts(session, prepared.parts)
     if voided_ids:  # statements stored earlier: independent of the rows below
         session.execute(update(Statement).where(Statement.id.in_(voided_ids)).values(voided=True))
-    new_ids = [row["id"] for row in new_rows]
-    # The statements, their index rows and their queue rows (with those of the
-    # statements they void): one statement on PostgreSQL for a single POST.
-    insert_into_tables(
-        session,
-        [
-            (_STATEMENTS, new_rows),
-            (_AGENTS, [row for statement in new for row in statement.agents]),
-            (_ACTIVITIES, [row for statement in new for row in statement.activities]),
-            (derivation.QUEUE, derivation.queue_rows(new_ids + voided_ids)),
-        ],
-    )
-    return StoreResult(ids=prepared.ids, new_ids=new_ids)
+    insert_into_tables(session, _tables(new, voided_ids))
+    return StoreResult(ids=prepared.ids, new_ids=[row["id"] for row in new_rows])
+
+
+def _tables(
+    new: list[_NewStatement], voided_ids: list[str]
+) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """The statements, their index rows and their queue rows (with those of the
+    statements they void), in the order foreign keys need."""
+    return [
+        (_STATEMENTS, [statement.row for statement in new]),
+        (_AGENTS, [row for statement in new for row in statement.agents]),
+        (_ACTIVITIES, [row for statement in new for row in statement.activities]),
+        (
+            derivation.QUEUE,
+            derivation.queue_rows([statement.row["id"] for statement in new] + voided_ids),
+        ),
+    ]
 
 
 def _void(session: Executor, targets: list[str], batch_voiding: set[str]) -> list[str]:

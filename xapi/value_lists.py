@@ -159,11 +159,19 @@ def insert_into_tables(
     table has few rows (a single statement's row and its index rows), as one statement
     (:func:`_as_one_statement`)."""
     connection = executor.connection() if isinstance(executor, Session) else executor
-    batches = [(table, rows) for table, rows in batches if rows]
-    if _as_one_statement(connection, batches):
+    if insert_as_one_statement(connection, batches):
         return
     for table, rows in batches:
         insert_rows(connection, table, rows)
+
+
+def insert_as_one_statement(
+    connection: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]
+) -> bool:
+    """The rows of several tables as one statement (:func:`_as_one_statement`), or
+    False, having executed nothing, when that cannot be (not PostgreSQL, too many
+    rows)."""
+    return _as_one_statement(connection, [(table, rows) for table, rows in batches if rows])
 
 
 def _as_one_statement(

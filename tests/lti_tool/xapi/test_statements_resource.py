@@ -428,3 +428,42 @@ def test_a_connection_dropped_while_in_use_is_a_503_then_renewed(
     stored = lrs.post(sample("moodle_quiz_completed"))
     assert stored.status_code == 200
     assert len(lrs.get().get_json()["statements"]) == 2
+
+
+@pytest.mark.postgres_only
+def test_a_single_post_that_fails_while_writing_stores_nothing(
+    app: Flask, lrs: Lrs, sample: Callable[[str], dict[str, Any]]
+) -> None:
+    """On PostgreSQL a single POST is written as one statement outside a transaction:
+    when its last part (the derivation queue row) fails, the statement and its index
+    rows are not left behind. The next POST, on the same pool, is stored whole."""
+    app.config["EVIDENCE_DERIVATION"] = "worker"  # leave the queue row for the worker
+    engine = app.extensions["database"]["engine"]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_queue() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'queue refused'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_queue BEFORE INSERT ON xapi_derivation_queue "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_queue()"
+            )
+        )
+    try:
+        refused = lrs.post(sample("moodle_quiz_completed"))
+        assert refused.status_code == 500
+        assert "queue refused" not in refused.get_data(as_text=True)  # no database detail
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_queue ON xapi_derivation_queue"))
+            conn.execute(text("DROP FUNCTION refuse_queue()"))
+    with engine.connect() as conn:
+        for table in ("xapi_statement", "xapi_statement_agent", "xapi_statement_activity"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0  # noqa: S608
+
+    [ident] = lrs.post(sample("moodle_quiz_completed")).json
+    assert count_statements(app) == 1
+    assert queued(app) == [ident]
