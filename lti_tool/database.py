@@ -15,17 +15,17 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import orjson
-
-try:
-    import fcntl
-except ImportError:  # not on POSIX: SQLite's own wait only
-    fcntl = None  # type: ignore[assignment]
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.exceptions import ConfigurationError
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: SQLite's own wait only
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import Headers
@@ -46,6 +46,8 @@ from xapi.statement_query import (
 )
 from xapi.statements_store import (
     AttachmentPart,
+    PreparedStatements,
+    StoreResult,
     attachment_hashes,
     format_stored,
     now_ms,
@@ -286,11 +288,10 @@ def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
     transaction when it can be, else in one transaction, holding SQLite's write turn
     only for the writes; then have the statements derived."""
     engine = db.engine
-    postgres = engine.dialect.name == "postgresql"
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
-                if postgres:  # a single POST is one atomic statement (below)
+                if engine.dialect.name == "postgresql":  # see _write
                     connection.execution_options(isolation_level="AUTOCOMMIT")
                 credential = _authenticate(xreq.headers, connection)
                 items, is_array, parts = _statements_in(xreq)
@@ -306,18 +307,7 @@ def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
                     parts=parts,
                     version=response_version(),
                 )
-                written = write_as_one_statement(connection, prepared) if postgres else None
-                if written is not None:
-                    result = written
-                else:
-                    if postgres:  # more than one statement: in a transaction
-                        connection.commit()
-                        connection.execution_options(
-                            isolation_level=connection.default_isolation_level
-                        )
-                    with write_turn(engine):
-                        result = write_statements(connection, prepared)
-                        connection.commit()
+                result = _write(engine, connection, prepared)
         except IntegrityError:
             # Another request stored one of these ids meanwhile: compare again.
             if attempt == 2:
@@ -326,6 +316,22 @@ def _store(xreq: XapiRequest, statement_id: str | None) -> list[str]:
         evidence_drainer.statements_committed()
         return result.ids
     raise AssertionError("unreachable")
+
+
+def _write(engine: Engine, connection: Connection, prepared: PreparedStatements) -> StoreResult:
+    """Store prepared statements, committed. On PostgreSQL (the connection is in
+    autocommit) as one atomic statement when they fit one, else in a transaction; on
+    SQLite in a transaction, holding the writers' turn."""
+    if engine.dialect.name == "postgresql":
+        written = write_as_one_statement(connection, prepared)
+        if written is not None:
+            return written
+        connection.commit()  # ends the credential's read: the writes need a transaction
+        connection.execution_options(isolation_level=connection.default_isolation_level)
+    with write_turn(engine):
+        result = write_statements(connection, prepared)
+        connection.commit()
+    return result
 
 
 def _put(xreq: XapiRequest) -> Response:

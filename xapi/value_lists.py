@@ -105,7 +105,7 @@ def insert_rows(executor: Session | Connection, table: Table, rows: list[dict[st
     if not rows:
         return
     connection = executor.connection() if isinstance(executor, Session) else executor
-    if _as_one_statement(connection, [(table, rows)]):
+    if insert_as_one_statement(connection, [(table, rows)]):
         return
     plan = _driver_insert(table, tuple(rows[0]), connection.dialect, 1)
     if plan is None:
@@ -157,7 +157,7 @@ def insert_into_tables(
 ) -> None:
     """:func:`insert_rows` into several tables, in order; on PostgreSQL, when every
     table has few rows (a single statement's row and its index rows), as one statement
-    (:func:`_as_one_statement`)."""
+    (:func:`insert_as_one_statement`)."""
     connection = executor.connection() if isinstance(executor, Session) else executor
     if insert_as_one_statement(connection, batches):
         return
@@ -168,19 +168,13 @@ def insert_into_tables(
 def insert_as_one_statement(
     connection: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]
 ) -> bool:
-    """The rows of several tables as one statement (:func:`_as_one_statement`), or
-    False, having executed nothing, when that cannot be (not PostgreSQL, too many
-    rows)."""
-    return _as_one_statement(connection, [(table, rows) for table, rows in batches if rows])
-
-
-def _as_one_statement(
-    connection: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]
-) -> bool:
-    """On PostgreSQL, when no table has more than :data:`FEW_ROWS` rows: one statement,
-    a multi-row INSERT per table and the INSERTs but the last as data-modifying CTEs,
-    so one round trip (foreign keys are checked at the end of the statement, so a row
-    may name one inserted beside it). False when not done."""
+    """On PostgreSQL, when no table has more than :data:`FEW_ROWS` rows: the rows of
+    these tables (tables without rows skipped) as one statement, a multi-row INSERT per
+    table and the INSERTs but the last as data-modifying CTEs, so one round trip,
+    atomic on its own (foreign keys are checked at the end of the statement, so a row
+    may name one inserted beside it). False, having executed nothing, when that cannot
+    be (another database, too many rows, a default computed in SQL)."""
+    batches = [(table, rows) for table, rows in batches if rows]
     dialect = connection.dialect
     if (
         not batches
@@ -247,9 +241,6 @@ def _driver_insert(
     names = [*columns, *defaulted]
     quote = dialect.identifier_preparer.quote
     one_row = "(" + ", ".join([placeholder] * len(names)) + ")"
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
-        f"VALUES {', '.join([one_row] * count)}"
-    )
-    copy_sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    return _DriverInsert(sql, copy_sql, columns, processors, tuple(defaults))
+    target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    sql = f"INSERT INTO {target} VALUES {', '.join([one_row] * count)}"  # noqa: S608
+    return _DriverInsert(sql, f"COPY {target} FROM STDIN", columns, processors, tuple(defaults))
