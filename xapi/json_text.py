@@ -1,4 +1,5 @@
-"""JSON that clients send, read so that its nesting stays bounded.
+"""JSON that clients send, read so that its nesting stays bounded and its strings are
+Unicode.
 
 Python's decoder recurses once per level and raises ``RecursionError`` near the
 interpreter's limit, an exception no caller expects: a POST of a few kilobytes of
@@ -6,11 +7,18 @@ interpreter's limit, an exception no caller expects: a POST of a few kilobytes o
 other malformed JSON. :func:`deeper_than` lets the validators refuse, well before that
 limit, values nested deeper than any statement or document needs, so that whatever is
 stored can always be read back and written out again, at any depth of the stack.
+
+JSON may also spell a lone surrogate (``"\\ud83d"``, half of a pair), which the decoder
+turns into a string that is no Unicode text: it cannot be encoded to UTF-8, so storing,
+hashing or answering it raised deep in the request (a 500). Such a value is
+:class:`NotUnicode`, a ``ValueError`` too (I-JSON, RFC 7493 §2.1: no surrogate code
+points).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # Levels of arrays and objects a document may hold; an extension value gets half, as
@@ -19,25 +27,68 @@ MAX_DEPTH = 64
 MAX_EXTENSION_DEPTH = MAX_DEPTH // 2
 
 
+# Where a surrogate may come from: a \uD800-\uDFFF escape (the text itself, decoded
+# from UTF-8, holds none). Only a text that has one is searched value by value.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 class TooDeep(ValueError):
     def __init__(self) -> None:
         super().__init__("the JSON is nested too deeply to be read")
 
 
+class NotUnicode(ValueError):
+    def __init__(self) -> None:
+        super().__init__(
+            "a string holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair), "
+            "which is not a Unicode character"
+        )
+
+
 def loads(text: str | bytes) -> Any:
-    """``json.loads``; :class:`TooDeep` (a ValueError) rather than RecursionError."""
+    """``json.loads``; :class:`TooDeep` rather than RecursionError, and
+    :class:`NotUnicode` for a lone surrogate (both ValueErrors)."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         raise TooDeep() from None
+    if isinstance(text, bytes):
+        escaped = _SURROGATE_ESCAPE_BYTES.search(text) is not None
+    else:
+        escaped = _SURROGATE_ESCAPE.search(text) is not None
+    if escaped and _holds_surrogate(value):
+        raise NotUnicode()
+    return value
 
 
 def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int]:
-    """``decoder.raw_decode``; :class:`TooDeep` (a ValueError) rather than RecursionError."""
+    """``decoder.raw_decode``; :class:`TooDeep` rather than RecursionError, and
+    :class:`NotUnicode` for a lone surrogate (both ValueErrors)."""
     try:
-        return decoder.raw_decode(text, pos)
+        value, end = decoder.raw_decode(text, pos)
     except RecursionError:
         raise TooDeep() from None
+    if _SURROGATE_ESCAPE.search(text, pos, end) and _holds_surrogate(value):
+        raise NotUnicode()
+    return value, end
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """Whether any string of ``value``, object keys included, holds a surrogate."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def deeper_than(value: Any, limit: int) -> bool:
