@@ -6,6 +6,7 @@ Plain SQLAlchemy 2.0 rather than Flask-SQLAlchemy: the domain packages take a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -210,7 +211,13 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON column text by orjson, or by the json module for what orjson refuses:
+    integers beyond 64 bits, which a platform's signed claims may carry (a Deep Linking
+    launch's claims are kept until the choice is made)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"))
 
 
 class Database:

@@ -39,6 +39,7 @@ from lti_tool.exceptions import LaunchRejected
 from lti_tool.launch_storage import DatabaseLaunchDataStorage, ToolSessionService, purge_expired
 from lti_tool.models.platform import Platform
 from lti_tool.tool_conf import DatabaseToolConf
+from xapi import json_text
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         body = self._jwt.get("body")
         if not isinstance(body, dict):
             raise LaunchRejected("Launch refused: the id_token body is not a JSON object.")
+        if json_text.holds_surrogate(body) or json_text.holds_surrogate(header):
+            # No Unicode text: it could be neither stored nor shown (I-JSON, RFC 7493).
+            raise LaunchRejected(
+                "Launch refused: the id_token holds a lone surrogate (a \\uD800-\\uDFFF "
+                "escape without its pair), which is not a Unicode character."
+            )
         return self
 
     def get_client_id(self) -> str:
@@ -352,8 +359,15 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_deployment(self) -> ToolMessageLaunch:
-        if not self._get_jwt_body().get(CLAIM + "deployment_id"):
+        deployment_id = self._get_jwt_body().get(CLAIM + "deployment_id")
+        if not deployment_id:
             raise LaunchRejected("Launch refused: the deployment_id claim is missing.")
+        if not isinstance(deployment_id, str) or len(deployment_id) > MAX_ID_LENGTH:
+            # Core §5.3.3; pylti1p3 would look any value up in the database.
+            raise LaunchRejected(
+                f"Launch refused: the deployment_id claim is not a string of at most "
+                f"{MAX_ID_LENGTH} characters (LTI 1.3 Core §5.3.3)."
+            )
         try:
             super().validate_deployment()
         except LtiException as error:

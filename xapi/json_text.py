@@ -58,7 +58,7 @@ def loads(text: str | bytes) -> Any:
         escaped = _SURROGATE_ESCAPE_BYTES.search(text) is not None
     else:
         escaped = _SURROGATE_ESCAPE.search(text) is not None
-    if escaped and _holds_surrogate(value):
+    if escaped and holds_surrogate(value):
         raise NotUnicode()
     return value
 
@@ -70,13 +70,14 @@ def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int
         value, end = decoder.raw_decode(text, pos)
     except RecursionError:
         raise TooDeep() from None
-    if _SURROGATE_ESCAPE.search(text, pos, end) and _holds_surrogate(value):
+    if _SURROGATE_ESCAPE.search(text, pos, end) and holds_surrogate(value):
         raise NotUnicode()
     return value, end
 
 
-def _holds_surrogate(value: Any) -> bool:
-    """Whether any string of ``value``, object keys included, holds a surrogate."""
+def holds_surrogate(value: Any) -> bool:
+    """Whether any string of ``value`` (decoded JSON), object keys included, holds a
+    surrogate. Iterative, so any depth is searched."""
     pending = [value]
     while pending:
         item = pending.pop()

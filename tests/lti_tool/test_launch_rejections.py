@@ -340,6 +340,11 @@ def test_refusal_is_logged_with_its_reason_and_without_the_token(
         ({"sub": 42}, "must be a string"),
         ({LTI + "context": {"id": "c" * 256}}, "context id is not a string of at most 255"),
         ({LTI + "resource_link": {"id": "r" * 256}}, "resource_link id is not a string"),
+        ({LTI + "deployment_id": ["1"]}, "deployment_id claim is not a string"),
+        ({LTI + "deployment_id": 1}, "deployment_id claim is not a string"),
+        ({LTI + "deployment_id": "d" * 256}, "not a string of at most 255 characters"),
+        ({"name": "Ada \ud83d"}, "holds a lone surrogate"),
+        ({LTI + "context": {"id": "course-1", "title": "x\udfff"}}, "holds a lone surrogate"),
     ],
     ids=[
         "presentation-string",
@@ -350,6 +355,11 @@ def test_refusal_is_logged_with_its_reason_and_without_the_token(
         "sub-number",
         "context-id-too-long",
         "link-id-too-long",
+        "deployment-id-list",
+        "deployment-id-number",
+        "deployment-id-too-long",
+        "name-lone-surrogate",
+        "context-title-lone-surrogate",
     ],
 )
 def test_launch_with_a_claim_of_the_wrong_shape_is_refused(

@@ -56,6 +56,24 @@ def test_deep_linking_returns_a_signed_resource_link_with_the_chosen_bloc_and_a_
     assert {"label", "scoreMaximum", "tag", "resourceId"} <= item["lineItem"].keys()
 
 
+def test_deep_linking_keeps_claims_holding_integers_beyond_64_bits(
+    launch_flow: LaunchFlow, lms: TestPlatform
+) -> None:
+    """JSON and JWT allow any integer; the launch's claims are kept until the choice is
+    made, in a JSON column whose fast encoder stops at 64 bits."""
+    claims = lms.claims("instructor", message_type="LtiDeepLinkingRequest")
+    claims["https://lms.example/claim/counter"] = 10**30
+    browser = requests.Session()
+    page = launch_flow.launch("instructor", browser=browser, claims=claims)
+    assert page.status_code == 200, page.text
+    form = lxml.html.fromstring(page.text).forms[0]
+    response = browser.post(
+        f"{launch_flow.tool_url}/lti/deep-link", data=dict(form.form_values()), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    assert form_fields(response.text)[0] == f"{lms.url}/deep_link_return"
+
+
 def test_deep_linking_response_can_be_sent_only_once(
     launch_flow: LaunchFlow, lms: TestPlatform
 ) -> None:
