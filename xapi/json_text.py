@@ -10,9 +10,11 @@ stored can always be read back and written out again, at any depth of the stack.
 
 JSON may also spell a lone surrogate (``"\\ud83d"``, half of a pair), which the decoder
 turns into a string that is no Unicode text: it cannot be encoded to UTF-8, so storing,
-hashing or answering it raised deep in the request (a 500). Such a value is
-:class:`NotUnicode`, a ``ValueError`` too (I-JSON, RFC 7493 §2.1: no surrogate code
-points).
+hashing or answering it raised deep in the request (a 500). :func:`loads` refuses such
+a value as :class:`NotUnicode`, a ``ValueError`` too (I-JSON, RFC 7493 §2.1: no
+surrogate code points); statements, decoded one by one with :func:`raw_decode`, are
+refused one by one (:func:`lone_surrogate_in`), so that a page pulled from another LRS
+loses only the statement that holds one.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ class TooDeep(ValueError):
 
 
 class NotUnicode(ValueError):
+    REASON = (
+        "a string holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair), "
+        "which is not a Unicode character"
+    )
+
     def __init__(self) -> None:
-        super().__init__(
-            "a string holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair), "
-            "which is not a Unicode character"
-        )
+        super().__init__(self.REASON)
 
 
 def loads(text: str | bytes) -> Any:
@@ -64,15 +68,18 @@ def loads(text: str | bytes) -> Any:
 
 
 def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int]:
-    """``decoder.raw_decode``; :class:`TooDeep` rather than RecursionError, and
-    :class:`NotUnicode` for a lone surrogate (both ValueErrors)."""
+    """``decoder.raw_decode``; :class:`TooDeep` (a ValueError) rather than
+    RecursionError. Lone surrogates are left to the caller (:func:`lone_surrogate_in`)."""
     try:
-        value, end = decoder.raw_decode(text, pos)
+        return decoder.raw_decode(text, pos)
     except RecursionError:
         raise TooDeep() from None
-    if _SURROGATE_ESCAPE.search(text, pos, end) and holds_surrogate(value):
-        raise NotUnicode()
-    return value, end
+
+
+def lone_surrogate_in(text: str, value: Any) -> bool:
+    """Whether ``value``, decoded from the JSON ``text``, holds a lone surrogate: a
+    search of the text first, so that values without one cost no walk."""
+    return _SURROGATE_ESCAPE.search(text) is not None and holds_surrogate(value)
 
 
 def holds_surrogate(value: Any) -> bool:

@@ -46,6 +46,7 @@ from tincan.remote_lrs import RemoteLRS
 from xapi import derivation, json_text
 from xapi.comparison import same_statement
 from xapi.exceptions import InvalidStatement, PullError, XapiError
+from xapi.json_text import NotUnicode
 from xapi.models import PullSource, Statement
 from xapi.statements_store import (
     ReceivedStatement,
@@ -252,7 +253,10 @@ def statement_result(text: str) -> tuple[list[ReceivedStatement], str]:
         raise _not_a_statement_result(f"'statements': {error}") from None
     more: Any = ""
     if "more" in fields:
-        more = json_text.loads(text[slice(*fields["more"])])
+        try:
+            more = json_text.loads(text[slice(*fields["more"])])
+        except ValueError as error:
+            raise _not_a_statement_result(f"'more': {error}") from None
     if more is None:
         more = ""
     if not isinstance(more, str):
@@ -429,6 +433,8 @@ def _store_page(
         data = item.data
         ident = str(data.get("id", "")).lower()
         try:
+            if json_text.lone_surrogate_in(item.raw, data):
+                raise InvalidStatement(f"statement {ident or '(no id)'}: {NotUnicode.REASON}")
             validator.statement(data, f"statement {ident or '(no id)'}")
             if not ident:
                 raise InvalidStatement("a pulled statement must carry its id")

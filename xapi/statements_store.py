@@ -27,7 +27,7 @@ from xapi.comparison import same_statement
 from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
 from xapi.identifiers import digest, hashed_agent_key
-from xapi.json_text import loads, raw_decode
+from xapi.json_text import NotUnicode, loads, lone_surrogate_in, raw_decode
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
@@ -283,6 +283,8 @@ def prepare_statements(
     many = len(items) > 1
     for index, item in enumerate(items):
         path = f"statements[{index}]" if many else "statement"
+        if lone_surrogate_in(item.raw, item.data):
+            raise InvalidStatement(f"{path}: {NotUnicode.REASON}")
         validator.statement(item.data, path)
         _check_platform(item.data, credential, path)
         given = item.data.get("id")

@@ -281,6 +281,32 @@ def test_a_more_link_in_full_to_the_endpoint_server_is_followed(
     assert local_ids(app) == {first["id"], second["id"]}
 
 
+def test_a_lone_surrogate_rejects_its_statement_only(
+    remote: ScriptedLrs, runner: FlaskCliRunner, app: Flask
+) -> None:
+    # Half of a surrogate pair, which JSON can spell and no database can store: the
+    # page's other statements are pulled, and the next run goes past it.
+    broken = remote_statement(2)
+    broken["actor"]["name"] = "Learner \ud83d"
+    kept = remote_statement(1)
+    remote.page("/xapi/statements", [kept, broken])
+    result = pull_from(runner, remote.endpoint)
+    assert result.exit_code == 0, result.output
+    assert "Pulled 1 new statement(s)" in result.output and "1 rejected" in result.output
+    assert f"rejected: statement {broken['id']}: a string holds a lone surrogate" in result.output
+    assert local_ids(app) == {kept["id"]}
+
+
+def test_a_more_link_holding_a_lone_surrogate_is_one_line(
+    remote: ScriptedLrs, runner: FlaskCliRunner
+) -> None:
+    remote.page("/xapi/statements", [remote_statement(1)], more="/xapi/more/\udfff")
+    result = pull_from(runner, remote.endpoint)
+    assert result.exit_code == 1
+    assert "'more': a string holds a lone surrogate" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_date_time_out_of_range_rejects_its_statement_only(
     remote: ScriptedLrs, runner: FlaskCliRunner, app: Flask
 ) -> None:
