@@ -229,11 +229,16 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         body = self._jwt.get("body")
         if not isinstance(body, dict):
             raise LaunchRejected("Launch refused: the id_token body is not a JSON object.")
+        # Text no database stores, refused alike on SQLite and PostgreSQL.
         if json_text.holds_surrogate(body) or json_text.holds_surrogate(header):
-            # No Unicode text: it could be neither stored nor shown (I-JSON, RFC 7493).
+            # No Unicode character (I-JSON, RFC 7493 §2.1): neither stored nor shown.
             raise LaunchRejected(
                 "Launch refused: the id_token holds a lone surrogate (a \\uD800-\\uDFFF "
                 "escape without its pair), which is not a Unicode character."
+            )
+        if json_text.holds_nul(body):
+            raise LaunchRejected(
+                "Launch refused: the id_token holds a NUL character, which no text may hold."
             )
         return self
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # Levels of arrays and objects a document may hold; an extension value gets half, as
@@ -84,19 +85,29 @@ def lone_surrogate_in(text: str, value: Any) -> bool:
 
 def holds_surrogate(value: Any) -> bool:
     """Whether any string of ``value`` (decoded JSON), object keys included, holds a
-    surrogate. Iterative, so any depth is searched."""
+    surrogate."""
+    return any(_SURROGATE.search(text) for text in strings_in(value))
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether any string of ``value``, object keys included, holds a NUL character,
+    which PostgreSQL text cannot store."""
+    return any("\x00" in text for text in strings_in(value))
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string of ``value`` (decoded JSON), object keys included. Iterative, so
+    any depth is walked."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return True
+            yield item
         elif isinstance(item, dict):
             pending.extend(item)
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
 
 
 def deeper_than(value: Any, limit: int) -> bool:

@@ -345,6 +345,7 @@ def test_refusal_is_logged_with_its_reason_and_without_the_token(
         ({LTI + "deployment_id": "d" * 256}, "not a string of at most 255 characters"),
         ({"name": "Ada \ud83d"}, "holds a lone surrogate"),
         ({LTI + "context": {"id": "course-1", "title": "x\udfff"}}, "holds a lone surrogate"),
+        ({"name": "Ada\u0000"}, "holds a NUL character"),
     ],
     ids=[
         "presentation-string",
@@ -360,6 +361,7 @@ def test_refusal_is_logged_with_its_reason_and_without_the_token(
         "deployment-id-too-long",
         "name-lone-surrogate",
         "context-title-lone-surrogate",
+        "name-nul",
     ],
 )
 def test_launch_with_a_claim_of_the_wrong_shape_is_refused(
