@@ -6,13 +6,12 @@ drawn from a fixed seed, so a failure names a case that fails again."""
 
 from __future__ import annotations
 
-import copy
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.json_mutations import mutated
 from tests.lms.flow import LaunchFlow
 from tests.lms.platform import TestPlatform
 
@@ -41,30 +40,6 @@ ODD_VALUES: list[Any] = [
 FIXED = {"iss", "aud", "nonce"}
 
 
-def places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield from places(child, (*path, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from places(child, (*path, index))
-
-
-def mutated(claims: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
-    claims = copy.deepcopy(claims)
-    for _ in range(rnd.randint(1, 3)):
-        path = rnd.choice([p for p in places(claims) if p and p[0] not in FIXED])
-        parent: Any = claims
-        for key in path[:-1]:
-            parent = parent[key]
-        if rnd.random() < 0.7:
-            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD_VALUES))
-        elif isinstance(parent, dict):
-            del parent[path[-1]]
-    return claims
-
-
 @pytest.mark.parametrize("message_type", ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"])
 def test_launches_with_mutated_claims_get_a_page_or_a_4xx(
     launch_flow: LaunchFlow, lms: TestPlatform, message_type: str
@@ -73,7 +48,7 @@ def test_launches_with_mutated_claims_get_a_page_or_a_4xx(
     role = "instructor" if message_type == "LtiDeepLinkingRequest" else "learner"
     opened = 0
     for case in range(CASES):
-        claims = mutated(lms.claims(role, message_type=message_type), rnd)
+        claims = mutated(lms.claims(role, message_type=message_type), rnd, ODD_VALUES, keep=FIXED)
         login = launch_flow.start_login(lms.claims(role, message_type=message_type))
         token = lms.id_token(claims, nonce=login.nonce)
         response = launch_flow.post_launch(login, token)

@@ -6,11 +6,10 @@ failure names a case that fails again."""
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 from xapi_lrs_client import Lrs
 
 from lti_tool.database import db
+from tests.json_mutations import mutated
 from xapi.models import Statement
 
 Sample = Callable[[str], dict[str, Any]]
@@ -56,34 +56,6 @@ ODD_VALUES: list[Any] = [
 KEYS = ["id", "objectType", "extensions", "score", "mbox", "account", "member", "version"]
 
 
-def places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """The path of every value inside ``value`` (object members and array items)."""
-    yield path
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield from places(child, (*path, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from places(child, (*path, index))
-
-
-def mutated(statement: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
-    statement = copy.deepcopy(statement)
-    for _ in range(rnd.randint(1, 3)):
-        path = rnd.choice([p for p in places(statement) if p])
-        parent: Any = statement
-        for key in path[:-1]:
-            parent = parent[key]
-        roll = rnd.random()
-        if roll < 0.6:
-            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD_VALUES))
-        elif roll < 0.8 and isinstance(parent, dict):
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[rnd.choice(KEYS)] = copy.deepcopy(rnd.choice(ODD_VALUES))
-    return statement
-
-
 def stored(app: Flask) -> int:
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(Statement)) or 0)
@@ -100,7 +72,7 @@ def test_mutated_statements_get_200_or_a_400_that_says_why(
 
     answers: dict[int, int] = {}
     for case in range(CASES):
-        statement = mutated(fresh(rnd.choice(SAMPLES)), rnd)
+        statement = mutated(fresh(rnd.choice(SAMPLES)), rnd, ODD_VALUES, new_keys=KEYS)
         body = [statement, fresh("moodle_quiz_completed")] if case % 3 == 0 else statement
         before = stored(app)
         response = lrs.post(json.dumps(body))
