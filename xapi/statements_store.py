@@ -100,6 +100,8 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
         return items, True
     try:
         value = loads(text)
+    except NotUnicode as error:  # valid JSON, but no text: named like a batch's
+        raise InvalidStatement(f"statement: {error}") from None
     except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     return [ReceivedStatement(_statement_object(value), text.strip())], False

@@ -48,7 +48,7 @@ def test_a_lone_surrogate_in_a_statement_is_400_and_nothing_is_stored(
 ) -> None:
     response = lrs.post(with_lone_surrogate(sample("moodle_quiz_completed"), where))
     assert response.status_code == 400
-    assert "lone surrogate" in response.json["error"]
+    assert "statement: a string holds a lone surrogate" in response.json["error"]
     assert stored(app) == 0
 
 
