@@ -81,10 +81,16 @@ def _member(member: dict[str, Any]) -> dict[str, Any]:
     right type (the platform's answer is not signed, and one odd member must not stop
     the refresh); a user id that is not text of at most 255 characters is skipped."""
     kept: dict[str, Any] = {
-        k: v for k, v in member.items() if k in MEMBER_TEXT and isinstance(v, str)
+        k: v
+        for k, v in member.items()
+        if k in MEMBER_TEXT and isinstance(v, str) and json_text.storable(v)
     }
     roles = member.get("roles")
-    kept["roles"] = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+    kept["roles"] = (
+        [r for r in roles if isinstance(r, str) and json_text.storable(r)]
+        if isinstance(roles, list)
+        else []
+    )
     if len(kept.get("user_id", "")) > USER_ID_LIMIT:
         kept.pop("user_id")
     return kept
@@ -118,7 +124,8 @@ def _page(
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     try:
-        body = json_text.loads(response.text)
+        # A member's text that no database stores is dropped from that member only.
+        body = json_text.loads(response.text, lone_surrogates=True)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

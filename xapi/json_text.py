@@ -52,13 +52,17 @@ class NotUnicode(ValueError):
         super().__init__(self.REASON)
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes, *, lone_surrogates: bool = False) -> Any:
     """``json.loads``; :class:`TooDeep` rather than RecursionError, and
-    :class:`NotUnicode` for a lone surrogate (both ValueErrors)."""
+    :class:`NotUnicode` for a lone surrogate (both ValueErrors), unless
+    ``lone_surrogates``: then the caller sorts the values out (:func:`storable`), so
+    that one odd entry of a list does not cost the others."""
     try:
         value = json.loads(text)
     except RecursionError:
         raise TooDeep() from None
+    if lone_surrogates:
+        return value
     if isinstance(text, bytes):
         escaped = _SURROGATE_ESCAPE_BYTES.search(text) is not None
     else:
@@ -81,6 +85,12 @@ def lone_surrogate_in(text: str, value: Any) -> bool:
     """Whether ``value``, decoded from the JSON ``text``, holds a lone surrogate: a
     search of the text first, so that values without one cost no walk."""
     return _SURROGATE_ESCAPE.search(text) is not None and holds_surrogate(value)
+
+
+def storable(text: str) -> bool:
+    """Whether a database can store ``text``: no NUL character (PostgreSQL text holds
+    none) and no surrogate (no Unicode character)."""
+    return "\x00" not in text and _SURROGATE.search(text) is None
 
 
 def holds_surrogate(value: Any) -> bool:

@@ -198,6 +198,28 @@ def test_members_of_odd_shape_do_not_stop_the_roster_refresh(
     assert subs == {"7", "8", "9"}
 
 
+def test_member_text_that_no_database_stores_is_dropped_from_that_member_only(
+    launch_flow: LaunchFlow, lms: TestPlatform, live_tool
+) -> None:  # type: ignore[no-untyped-def]
+    """A NUL (which PostgreSQL text cannot hold) or half of a surrogate pair in one
+    member's values: that value is left out, not the roster (whose answer it made
+    unreadable, and a 500 before that)."""
+    launch_flow.launch("learner", user="7")
+    lms.members["course-1"] = [
+        member("9", "Learner", "Nul\u0000Name"),
+        member("10", "Learner", "Half \ud83d"),
+        member("1\u00001", "Learner", "Nul Id"),
+        member("8", "Learner", "New One"),
+    ]
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        assert refresh_roster(db.session, context) == 3
+        db.session.commit()
+        names = {sub: name for sub, name in db.session.execute(select(LtiUser.sub, LtiUser.name))}
+    assert names == {"7": "Ada Lovelace", "8": "New One", "9": None, "10": None}
+
+
 def test_roster_refreshes_share_one_token_and_ask_again_once_it_is_refused(
     launch_flow: LaunchFlow, lms: TestPlatform, live_tool
 ) -> None:  # type: ignore[no-untyped-def]
