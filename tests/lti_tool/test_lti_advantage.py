@@ -118,6 +118,16 @@ def member(user_id: str, role: str, name: str, status: str = "Active") -> dict[s
     }
 
 
+def refreshed_roster(live_tool) -> int:  # type: ignore[no-untyped-def]
+    """Refresh the course's roster in the tool, committed; the member count."""
+    with live_tool.app.app_context():
+        context = db.session.scalar(select(CourseContext))
+        assert context is not None
+        count = refresh_roster(db.session, context)
+        db.session.commit()
+    return count
+
+
 @pytest.mark.parametrize("moodle_quotes", [False, True], ids=["quotes", "typographic-quotes"])
 def test_roster_refresh_lists_learners_who_never_launched_from_nrps_pages(
     launch_flow: LaunchFlow, lms: TestPlatform, live_tool, moodle_quotes: bool
@@ -160,11 +170,8 @@ def test_refresh_roster_marks_members_who_left_inactive(
 ) -> None:  # type: ignore[no-untyped-def]
     launch_flow.launch("learner", user="7")
     lms.members["course-1"] = [member("8", "Learner", "New One")]
+    assert refreshed_roster(live_tool) == 1
     with live_tool.app.app_context():
-        context = db.session.scalar(select(CourseContext))
-        assert context is not None
-        assert refresh_roster(db.session, context) == 1
-        db.session.commit()
         rows = db.session.execute(
             select(LtiUser.sub, Membership.active).join(
                 Membership, Membership.user_id == LtiUser.id
@@ -189,11 +196,8 @@ def test_members_of_odd_shape_do_not_stop_the_roster_refresh(
         member("x" * 300, "Learner", "Too Long"),
         member("8", "Learner", "New One"),
     ]
+    assert refreshed_roster(live_tool) == 2
     with live_tool.app.app_context():
-        context = db.session.scalar(select(CourseContext))
-        assert context is not None
-        assert refresh_roster(db.session, context) == 2
-        db.session.commit()
         subs = set(db.session.scalars(select(LtiUser.sub)))
     assert subs == {"7", "8", "9"}
 
@@ -211,11 +215,8 @@ def test_member_text_that_no_database_stores_is_dropped_from_that_member_only(
         member("1\u00001", "Learner", "Nul Id"),
         member("8", "Learner", "New One"),
     ]
+    assert refreshed_roster(live_tool) == 3
     with live_tool.app.app_context():
-        context = db.session.scalar(select(CourseContext))
-        assert context is not None
-        assert refresh_roster(db.session, context) == 3
-        db.session.commit()
         names = {sub: name for sub, name in db.session.execute(select(LtiUser.sub, LtiUser.name))}
     assert names == {"7": "Ada Lovelace", "8": "New One", "9": None, "10": None}
 
