@@ -12,9 +12,10 @@ JSON may also spell a lone surrogate (``"\\ud83d"``, half of a pair), which the 
 turns into a string that is no Unicode text: it cannot be encoded to UTF-8, so storing,
 hashing or answering it raised deep in the request (a 500). :func:`loads` refuses such
 a value as :class:`NotUnicode`, a ``ValueError`` too (I-JSON, RFC 7493 §2.1: no
-surrogate code points); statements, decoded one by one with :func:`raw_decode`, are
-refused one by one (:func:`lone_surrogate_in`), so that a page pulled from another LRS
-loses only the statement that holds one.
+surrogate code points). Statements are decoded without that check and refused one by
+one (:func:`lone_surrogate_in`, by ``xapi.statements_store.check_statement``), so that
+the error names the statement and a page pulled from another LRS loses only the
+statement that holds one.
 """
 
 from __future__ import annotations

@@ -46,10 +46,10 @@ from tincan.remote_lrs import RemoteLRS
 from xapi import derivation, json_text
 from xapi.comparison import same_statement
 from xapi.exceptions import InvalidStatement, PullError, XapiError
-from xapi.json_text import NotUnicode
 from xapi.models import PullSource, Statement
 from xapi.statements_store import (
     ReceivedStatement,
+    check_statement,
     format_stored,
     parse_body,
     prepare_statements,
@@ -433,9 +433,7 @@ def _store_page(
         data = item.data
         ident = str(data.get("id", "")).lower()
         try:
-            if json_text.lone_surrogate_in(item.raw, data):
-                raise InvalidStatement(f"statement {ident or '(no id)'}: {NotUnicode.REASON}")
-            validator.statement(data, f"statement {ident or '(no id)'}")
+            check_statement(validator, item, f"statement {ident or '(no id)'}")
             if not ident:
                 raise InvalidStatement("a pulled statement must carry its id")
             stored = parse_timestamp(data.get("stored"), f"statement {ident}.stored")

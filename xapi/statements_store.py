@@ -99,9 +99,7 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
             raise BadRequest("the body is not valid JSON: extra data after the array")
         return items, True
     try:
-        value = loads(text)
-    except NotUnicode as error:  # valid JSON, but no text: named like a batch's
-        raise InvalidStatement(f"statement: {error}") from None
+        value = loads(text, lone_surrogates=True)  # named by check_statement
     except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     return [ReceivedStatement(_statement_object(value), text.strip())], False
@@ -257,6 +255,14 @@ class PreparedStatements:
     parts: Mapping[str, AttachmentPart]
 
 
+def check_statement(validator: StatementValidator, item: ReceivedStatement, path: str) -> None:
+    """:class:`InvalidStatement` naming ``path`` unless the statement keeps the data
+    model's MUSTs and its strings are text (no lone surrogate, which JSON can spell)."""
+    if lone_surrogate_in(item.raw, item.data):
+        raise InvalidStatement(f"{path}: {NotUnicode.REASON}")
+    validator.statement(item.data, path)
+
+
 def prepare_statements(
     items: Sequence[ReceivedStatement],
     *,
@@ -285,9 +291,7 @@ def prepare_statements(
     many = len(items) > 1
     for index, item in enumerate(items):
         path = f"statements[{index}]" if many else "statement"
-        if lone_surrogate_in(item.raw, item.data):
-            raise InvalidStatement(f"{path}: {NotUnicode.REASON}")
-        validator.statement(item.data, path)
+        check_statement(validator, item, path)
         _check_platform(item.data, credential, path)
         given = item.data.get("id")
         if statement_id is not None:

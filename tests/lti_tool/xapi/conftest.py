@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from xapi_lrs_client import Lrs
 
 from lti_tool.database import db
+from referentiel.orm import Base
 from xapi.credentials import create_credential
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "xapi"
@@ -43,3 +45,14 @@ def sample() -> Callable[[str], dict[str, Any]]:
         return copy.deepcopy(cache[name])
 
     return load
+
+
+@pytest.fixture
+def count_rows(app: Flask) -> Callable[[type[Base]], int]:
+    """How many rows a model's table holds, read in an application context of its own."""
+
+    def count(model: type[Base]) -> int:
+        with app.app_context():
+            return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+    return count

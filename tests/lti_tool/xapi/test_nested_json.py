@@ -8,15 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import func, select
 from xapi_lrs_client import Lrs
 
-from lti_tool.database import db
 from xapi.json_text import MAX_DEPTH, MAX_EXTENSION_DEPTH, deeper_than
 from xapi.models import Document, Statement
 
 Sample = Callable[[str], dict[str, Any]]
+CountRows = Callable[[type[Any]], int]
 ABYSS = "[" * 100_000 + "]" * 100_000
 EXTENSION = "http://example.org/xapi/extensions/trace"
 
@@ -28,11 +26,6 @@ def nested(levels: int) -> Any:
     return value
 
 
-def stored(app: Flask, model: type[Statement] | type[Document]) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 def with_extension(statement: dict[str, Any], value: Any) -> dict[str, Any]:
     statement.setdefault("result", {})["extensions"] = {EXTENSION: value}
     return statement
@@ -40,7 +33,7 @@ def with_extension(statement: dict[str, Any], value: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("where", ["body", "in a statement", "in a batch"])
 def test_a_body_nested_past_the_decoder_is_400(
-    lrs: Lrs, sample: Sample, app: Flask, where: str
+    lrs: Lrs, sample: Sample, count_rows: CountRows, where: str
 ) -> None:
     statement = json.dumps(sample("moodle_quiz_completed"))
     body = {
@@ -52,7 +45,7 @@ def test_a_body_nested_past_the_decoder_is_400(
     response = lrs.post(body)
     assert response.status_code == 400
     assert "nested too deeply" in response.json["error"]
-    assert stored(app, Statement) == 0
+    assert count_rows(Statement) == 0
 
 
 def test_an_extension_value_may_nest_up_to_its_limit(lrs: Lrs, sample: Sample) -> None:
@@ -64,14 +57,14 @@ def test_an_extension_value_may_nest_up_to_its_limit(lrs: Lrs, sample: Sample) -
 
 
 def test_an_extension_value_nested_deeper_is_400_naming_it(
-    lrs: Lrs, sample: Sample, app: Flask
+    lrs: Lrs, sample: Sample, count_rows: CountRows
 ) -> None:
     statement = with_extension(sample("moodle_quiz_completed"), {"a": nested(MAX_EXTENSION_DEPTH)})
     response = lrs.post(statement)
     assert response.status_code == 400
     assert f"result.extensions.{EXTENSION}" in response.json["error"]
     assert f"more than {MAX_EXTENSION_DEPTH} levels" in response.json["error"]
-    assert stored(app, Statement) == 0
+    assert count_rows(Statement) == 0
 
 
 @pytest.mark.parametrize("resource", ["/xapi/statements", "/xapi/agents", "/xapi/agents/profile"])
@@ -81,7 +74,7 @@ def test_an_agent_parameter_nested_past_the_decoder_is_400(lrs: Lrs, resource: s
     assert "agent" in response.json["error"]
 
 
-def test_a_document_merge_refuses_json_deeper_than_kept(lrs: Lrs, app: Flask) -> None:
+def test_a_document_merge_refuses_json_deeper_than_kept(lrs: Lrs, count_rows: CountRows) -> None:
     def post_state(body: str) -> Any:
         return lrs.client.post(
             "/xapi/activities/state",
@@ -98,7 +91,7 @@ def test_a_document_merge_refuses_json_deeper_than_kept(lrs: Lrs, app: Flask) ->
         response = post_state(body)
         assert response.status_code == 400
         assert "JSON" in response.json["error"]
-    assert stored(app, Document) == 0
+    assert count_rows(Document) == 0
     assert post_state(json.dumps({"trace": nested(MAX_DEPTH - 1)})).status_code == 204
 
 

@@ -10,22 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import func, select
 from xapi_lrs_client import Lrs
 
-from lti_tool.database import db
 from xapi.json_text import NotUnicode, loads, lone_surrogate_in, raw_decode
 from xapi.models import Statement
 
 Sample = Callable[[str], dict[str, Any]]
+CountRows = Callable[[type[Any]], int]
 LONE = "\ud83d"  # json.dumps writes it as the escape \ud83d
 EXTENSION = "http://example.org/xapi/extensions/note"
-
-
-def stored(app: Flask) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(Statement)) or 0)
 
 
 def with_lone_surrogate(statement: dict[str, Any], where: str) -> dict[str, Any]:
@@ -44,30 +37,32 @@ def with_lone_surrogate(statement: dict[str, Any], where: str) -> dict[str, Any]
     "where", ["actor's account name", "activity name", "extension key", "extension value"]
 )
 def test_a_lone_surrogate_in_a_statement_is_400_and_nothing_is_stored(
-    lrs: Lrs, sample: Sample, app: Flask, where: str
+    lrs: Lrs, sample: Sample, count_rows: CountRows, where: str
 ) -> None:
     response = lrs.post(with_lone_surrogate(sample("moodle_quiz_completed"), where))
     assert response.status_code == 400
     assert "statement: a string holds a lone surrogate" in response.json["error"]
-    assert stored(app) == 0
+    assert count_rows(Statement) == 0
 
 
 def test_a_batch_with_one_lone_surrogate_stores_none_of_its_statements(
-    lrs: Lrs, sample: Sample, app: Flask
+    lrs: Lrs, sample: Sample, count_rows: CountRows
 ) -> None:
     good = sample("moodle_quiz_completed")
     bad = with_lone_surrogate(sample("moodle_quiz_completed"), "activity name")
     response = lrs.post([good, bad])
     assert response.status_code == 400
     assert "statements[1]: a string holds a lone surrogate" in response.json["error"]
-    assert stored(app) == 0
+    assert count_rows(Statement) == 0
 
 
-def test_a_lone_surrogate_in_a_put_statement_is_400(lrs: Lrs, sample: Sample, app: Flask) -> None:
+def test_a_lone_surrogate_in_a_put_statement_is_400(
+    lrs: Lrs, sample: Sample, count_rows: CountRows
+) -> None:
     statement = with_lone_surrogate(sample("moodle_quiz_completed"), "actor's account name")
     response = lrs.put("8f0e1ad2-5b9c-4d6e-9f3a-2c7b1e4d5a60", statement)
     assert response.status_code == 400
-    assert stored(app) == 0
+    assert count_rows(Statement) == 0
 
 
 def test_a_surrogate_pair_is_a_character_kept_as_received(lrs: Lrs, sample: Sample) -> None:
