@@ -37,7 +37,11 @@ to see whether the rate falls as the store grows.
 and prints the median of each phase with the lowest and highest runs: on a small
 virtual machine one run of a phase may differ from the next by a third.
 
-Prints a table of statements per second; asserts nothing. Run it on a quiet machine.
+Prints a table of statements per second, and the whole machine's busy CPU time per
+statement in each phase (``/proc/stat``; client, servers and database together, the
+same way for every target): on C CPUs a rate of R statements/s leaves at most
+C × 10⁶ / R µs per statement, which is how far a target is from a rate. Asserts
+nothing. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -127,6 +131,9 @@ class Target:
     lags: dict[str, float] = field(default_factory=dict)
     # With several runs: the lowest and highest of the compared rate, per phase.
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Busy CPU time of the whole machine per statement (µs), from the first POST of a
+    # phase until its evidence is done: servers, worker, database and client together.
+    cpu: dict[str, float] = field(default_factory=dict)
     runs: int = 1
 
 
@@ -320,9 +327,19 @@ def _client(url: str, token: str, share: list[bytes], start: Any, out: Any) -> N
     out.put(None)
 
 
-def post_all(target: Target, bodies: list[object], clients: int = 1) -> float:
+def busy_cpu_seconds() -> float:
+    """CPU seconds the machine has spent busy since boot, all CPUs together (``/proc/stat``:
+    user, nice, system, irq and softirq; not idle, I/O wait or time stolen by the host)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def post_all(target: Target, bodies: list[object], clients: int = 1) -> tuple[float, float]:
     """Seconds to post these request bodies, dealt out to ``clients`` client processes
-    that each post one after the other."""
+    that each post one after the other, and the machine's busy CPU seconds when the
+    first was posted."""
     token = base64.b64encode(":".join(target.auth).encode()).decode()
     encoded = [json.dumps(body).encode() for body in bodies]
     context = multiprocessing.get_context("fork")
@@ -336,6 +353,7 @@ def post_all(target: Target, bodies: list[object], clients: int = 1) -> float:
     for process in processes:
         process.start()
     time.sleep(0.2)  # every client connected and waiting
+    cpu_began = busy_cpu_seconds()
     began = time.perf_counter()
     start.set()
     failures = [failure for failure in (out.get() for _ in processes) if failure]
@@ -344,7 +362,7 @@ def post_all(target: Target, bodies: list[object], clients: int = 1) -> float:
         process.join()
     if failures:
         raise SystemExit(f"{target.name}: {failures[0]}")
-    return elapsed
+    return elapsed, cpu_began
 
 
 def wait_for_evidence(target: Target, timeout: float = 600) -> float:
@@ -370,8 +388,9 @@ def run(target: Target, singles: int, stored: int, clients: int, grow: int) -> N
 
     def phase(label: str, bodies: list[object]) -> None:
         count = sum(len(b) if isinstance(b, list) else 1 for b in bodies)
-        posted = post_all(target, bodies, clients)
+        posted, cpu_began = post_all(target, bodies, clients)
         lag = wait_for_evidence(target)
+        target.cpu[label] = (busy_cpu_seconds() - cpu_began) * 1e6 / count
         derived = posted + lag
         target.lags[label] = lag
         target.rates[label] = count / posted
@@ -497,6 +516,7 @@ def median_of(targets: list[Target]) -> Target:
         merged.rates[column] = statistics.median(t.rates[column] for t in targets)
         merged.evidence_rates[column] = statistics.median(t.evidence_rates[column] for t in targets)
         merged.lags[column] = statistics.median(t.lags[column] for t in targets)
+        merged.cpu[column] = statistics.median(t.cpu[column] for t in targets)
         compared = [(t.evidence_rates if t.backlog else t.rates)[column] for t in targets]
         merged.spread[column] = (min(compared), max(compared))
     censuses = [t.counted for t in targets if t.counted is not None]
@@ -534,6 +554,8 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
                 f"{target.name}, evidence lag (ms)",
                 [f"{target.lags[c] * 1000:.0f}" for c in columns],
             )
+    for target in results:
+        row(f"{target.name}, CPU µs/statement", [f"{target.cpu[c]:.0f}" for c in columns])
     if args.repeat > 1:
         for target in results:
             row(
@@ -548,6 +570,11 @@ def report(results: list[Target], args: argparse.Namespace, serving: Serving) ->
                     f"{target.name} / ralph",
                     [f"{rates[c] / ralph.rates[c]:.1f}x" for c in columns],
                 )
+    print(
+        f"CPU µs/statement: the machine's busy time ({os.cpu_count()} CPUs) per statement, "
+        f"from a phase's first POST until its evidence is done; R statements/s leaves "
+        f"{os.cpu_count()} × 10⁶ / R µs."
+    )
     for target in results:
         if target.counted is not None:
             stored, evidence = target.counted
