@@ -50,6 +50,7 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -329,9 +330,13 @@ def _client(url: str, token: str, share: list[bytes], start: Any, out: Any) -> N
 
 def busy_cpu_seconds() -> float:
     """CPU seconds the machine has spent busy since boot, all CPUs together (``/proc/stat``:
-    user, nice, system, irq and softirq; not idle, I/O wait or time stolen by the host)."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:8]]
+    user, nice, system, irq and softirq; not idle, I/O wait or time stolen by the host),
+    or NaN where there is no ``/proc/stat`` (the CPU rows then print ``nan``)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:8]]
+    except OSError:
+        return math.nan
     user, nice, system, _idle, _iowait, irq, softirq = fields
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
