@@ -11,7 +11,6 @@ statements (and those it voids) evidence afterwards (:mod:`xapi.derivation`).
 from __future__ import annotations
 
 import json
-import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from xapi.actors import actor_key, normalise_home_page
 from xapi.comparison import same_statement
 from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
-from xapi.identifiers import digest, hashed_agent_key
+from xapi.identifiers import digest, hashed_agent_key, new_statement_id
 from xapi.json_text import NotUnicode, loads, lone_surrogate_in, raw_decode
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
@@ -301,7 +300,7 @@ def prepare_statements(
                 )
             ident = statement_id.lower()
         else:
-            ident = str(given).lower() if given is not None else str(uuidlib.uuid4())
+            ident = str(given).lower() if given is not None else new_statement_id()
         ids.append(ident)
     if len(set(ids)) != len(ids):
         raise BadRequest("the batch holds the same statement id twice")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +91,17 @@ def test_lrs_must_set_id_stored_timestamp_authority_and_version(
     assert document["stored"].endswith("Z")
     assert got.headers["Last-Modified"]
     assert "X-Experience-API-Consistent-Through" in got.headers
+
+
+def test_ids_the_lrs_assigns_grow_with_time(lrs: Lrs, sample: Sample) -> None:
+    """Time-ordered (version 7) UUIDs, which xAPI accepts, are appended at the end of the
+    statements' primary key instead of anywhere in it."""
+    [first] = lrs.post(sample("h5p_answered")).json
+    time.sleep(0.002)
+    [second, third] = lrs.post([sample("moodle_quiz_completed"), sample("h5p_answered")]).json
+    assert first < second and first < third
+    assert {uuid.UUID(ident).version for ident in (first, second, third)} == {7}
+    assert lrs.get(statementId=second).json["id"] == second
 
 
 def test_timestamp_is_returned_as_given(lrs: Lrs, sample: Sample) -> None:
