@@ -62,13 +62,7 @@ def loads(text: str | bytes, *, lone_surrogates: bool = False) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise TooDeep() from None
-    if lone_surrogates:
-        return value
-    if isinstance(text, bytes):
-        escaped = _SURROGATE_ESCAPE_BYTES.search(text) is not None
-    else:
-        escaped = _SURROGATE_ESCAPE.search(text) is not None
-    if escaped and holds_surrogate(value):
+    if not lone_surrogates and lone_surrogate_in(text, value):
         raise NotUnicode()
     return value
 
@@ -82,10 +76,14 @@ def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int
         raise TooDeep() from None
 
 
-def lone_surrogate_in(text: str, value: Any) -> bool:
+def lone_surrogate_in(text: str | bytes, value: Any) -> bool:
     """Whether ``value``, decoded from the JSON ``text``, holds a lone surrogate: a
     search of the text first, so that values without one cost no walk."""
-    return _SURROGATE_ESCAPE.search(text) is not None and holds_surrogate(value)
+    if isinstance(text, bytes):
+        escaped = _SURROGATE_ESCAPE_BYTES.search(text) is not None
+    else:
+        escaped = _SURROGATE_ESCAPE.search(text) is not None
+    return escaped and holds_surrogate(value)
 
 
 def storable(text: str) -> bool:

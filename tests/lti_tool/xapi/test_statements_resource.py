@@ -11,19 +11,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from xapi_lrs_client import Lrs, basic
 
 from lti_tool.database import db, make_engine
 from xapi.models import DerivationQueue, Statement
 
 Sample = Callable[[str], dict[str, Any]]
+CountRows = Callable[[type[Any]], int]
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-
-
-def count_statements(app: Flask) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(Statement)) or 0)
 
 
 def test_about_answers_without_credentials_and_lists_1_0_3(client: FlaskClient) -> None:
@@ -132,7 +128,7 @@ def test_put_without_statement_id_is_400(lrs: Lrs, sample: Sample) -> None:
 
 
 def test_same_id_with_equivalent_content_must_be_accepted_without_a_second_copy(
-    lrs: Lrs, sample: Sample, app: Flask
+    lrs: Lrs, sample: Sample, count_rows: CountRows
 ) -> None:
     first = sample("cmi5_passed")
     first["actor"] = {
@@ -151,7 +147,7 @@ def test_same_id_with_equivalent_content_must_be_accepted_without_a_second_copy(
     again["verb"]["display"] = {"EN-us": "passed"}
     assert lrs.post(again).status_code == 200
     assert lrs.put(first["id"], again).status_code == 204
-    assert count_statements(app) == 1
+    assert count_rows(Statement) == 1
 
 
 def test_same_id_with_different_content_must_get_409(lrs: Lrs, sample: Sample) -> None:
@@ -164,22 +160,24 @@ def test_same_id_with_different_content_must_get_409(lrs: Lrs, sample: Sample) -
     assert lrs.put(statement["id"], statement).status_code == 409
 
 
-def test_batch_is_all_or_nothing(lrs: Lrs, sample: Sample, app: Flask) -> None:
+def test_batch_is_all_or_nothing(lrs: Lrs, sample: Sample, count_rows: CountRows) -> None:
     bad = sample("h5p_answered")
     bad["result"]["score"]["scaled"] = 5
     response = lrs.post([sample("moodle_quiz_completed"), bad])
     assert response.status_code == 400
     assert "statements[1].result.score.scaled" in response.json["error"]
-    assert count_statements(app) == 0
+    assert count_rows(Statement) == 0
 
 
-def test_batch_with_a_conflict_stores_nothing(lrs: Lrs, sample: Sample, app: Flask) -> None:
+def test_batch_with_a_conflict_stores_nothing(
+    lrs: Lrs, sample: Sample, count_rows: CountRows
+) -> None:
     stored = sample("cmi5_passed")
     lrs.post(stored)
     changed = sample("cmi5_passed")
     changed["verb"]["id"] = "http://adlnet.gov/expapi/verbs/failed"
     assert lrs.post([sample("h5p_answered"), changed]).status_code == 409
-    assert count_statements(app) == 1
+    assert count_rows(Statement) == 1
 
 
 def test_the_same_id_twice_in_one_batch_is_400(lrs: Lrs, sample: Sample) -> None:
@@ -242,7 +240,7 @@ def test_revoked_credential_gets_401(lrs: Lrs, runner: Any, sample: Sample) -> N
 
 
 def test_platform_bound_credential_refused_for_another_platforms_learner(
-    client: FlaskClient, app: Flask, sample: Sample
+    client: FlaskClient, app: Flask, sample: Sample, count_rows: CountRows
 ) -> None:
     from xapi.credentials import create_credential
 
@@ -256,7 +254,7 @@ def test_platform_bound_credential_refused_for_another_platforms_learner(
     assert "https://moodle-a.example.org" in response.json["error"]
     statement["actor"]["account"]["homePage"] = "https://moodle-a.example.org/"
     assert bound.post(statement).status_code == 200
-    assert count_statements(app) == 1
+    assert count_rows(Statement) == 1
 
 
 def queued(app: Flask) -> list[str]:
@@ -362,13 +360,13 @@ def test_platform_bound_credential_reads_only_its_platforms_statements(
 
 
 def test_body_above_the_limit_gets_413_with_the_version_header(
-    lrs: Lrs, app: Flask, sample: Sample
+    lrs: Lrs, app: Flask, sample: Sample, count_rows: CountRows
 ) -> None:
     app.config["XAPI_MAX_BODY_BYTES"] = 1000
     response = lrs.post([sample("moodle_quiz_completed")] * 3)
     assert response.status_code == 413
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
-    assert count_statements(app) == 0
+    assert count_rows(Statement) == 0
 
 
 def test_group_members_inside_a_substatement_context_are_indexed(
@@ -445,7 +443,7 @@ def test_a_connection_dropped_while_in_use_is_a_503_then_renewed(
 
 @pytest.mark.postgres_only
 def test_a_single_post_that_fails_while_writing_stores_nothing(
-    app: Flask, lrs: Lrs, sample: Callable[[str], dict[str, Any]]
+    app: Flask, lrs: Lrs, sample: Sample, count_rows: CountRows
 ) -> None:
     """On PostgreSQL a single POST is written as one statement outside a transaction:
     when its last part (the derivation queue row) fails, the statement and its index
@@ -478,5 +476,5 @@ def test_a_single_post_that_fails_while_writing_stores_nothing(
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0  # noqa: S608
 
     [ident] = lrs.post(sample("moodle_quiz_completed")).json
-    assert count_statements(app) == 1
+    assert count_rows(Statement) == 1
     assert queued(app) == [ident]
