@@ -105,7 +105,7 @@ def _json(response: requests.Response, what: str) -> Any:
     try:
         return json_text.loads(response.text)
     except ValueError as error:
-        raise invalid(f"{what} that is not JSON") from error
+        raise invalid(f"{what} that is not JSON ({error})") from error
 
 
 def scores_url(lineitem_url: str) -> str:

@@ -193,7 +193,7 @@ def _token_answer(response: requests.Response) -> tuple[str, float]:
     try:
         body = json_text.loads(response.text)
     except ValueError as error:
-        raise malformed("a body that is not JSON") from error
+        raise malformed(f"a body that is not JSON ({error})") from error
     if not isinstance(body, dict):
         raise malformed("something other than a JSON object")
     token = body.get("access_token")

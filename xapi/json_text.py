@@ -16,14 +16,25 @@ surrogate code points). Statements are decoded without that check and refused on
 one (:func:`lone_surrogate_in`, by ``xapi.statements_store.check_statement``), so that
 the error names the statement and a page pulled from another LRS loses only the
 statement that holds one.
+
+Python's decoder also reads ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON
+(RFC 8259 §6), and numbers too large for a float (``1e400``) as infinity: a statement
+holding one was stored, and every answer that then held it was written with the same
+tokens, which no JSON parser reads, so one such extension value broke a whole page of
+statements for every client. :data:`DECODER` refuses them as :class:`NotJsonNumber`;
+:func:`decode_statement` reads such a statement all the same and says so, so that it
+is named and refused alone, as lone surrogates are. Integers longer than Python
+converts are refused with a message that names the number, not Python's setting.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterator
-from typing import Any
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 # Levels of arrays and objects a document may hold; an extension value gets half, as
 # it sits some ten levels down a statement.
@@ -36,6 +47,45 @@ MAX_EXTENSION_DEPTH = MAX_DEPTH // 2
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+# Python refuses to convert longer integers (sys.get_int_max_str_digits, 4300 by default).
+MAX_INTEGER_DIGITS = sys.get_int_max_str_digits() or 4300
+
+
+class NotJsonNumber(ValueError):
+    """NaN, an infinity, or a number too large for a float: no JSON can hold it."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJsonNumber(f"{name} is not a JSON value: RFC 8259 has no NaN nor Infinity")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 24 else f"{text[:20]}…"
+        raise NotJsonNumber(f"the number {shown} is too large to be read")
+    return value
+
+
+# Stateless, so shared. DECODER reads JSON only; LENIENT reads NaN and infinities too.
+DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+LENIENT = json.JSONDecoder()
+T = TypeVar("T")
+
+
+def _decoded(decode: Callable[..., T], *args: Any) -> T:
+    """``decode(*args)``; :class:`TooDeep` rather than RecursionError, and Python's
+    refusal of a long integer in words that name the number, not Python's setting."""
+    try:
+        return decode(*args)
+    except RecursionError:
+        raise TooDeep() from None
+    except ValueError as error:
+        if "int_max_str_digits" not in str(error):
+            raise
+        raise ValueError(f"a number has more than {MAX_INTEGER_DIGITS} digits") from None
 
 
 class TooDeep(ValueError):
@@ -54,26 +104,40 @@ class NotUnicode(ValueError):
 
 
 def loads(text: str | bytes, *, lone_surrogates: bool = False) -> Any:
-    """``json.loads``; :class:`TooDeep` rather than RecursionError, and
-    :class:`NotUnicode` for a lone surrogate (both ValueErrors), unless
+    """``json.loads`` with :data:`DECODER`; :class:`TooDeep` rather than RecursionError,
+    and :class:`NotUnicode` for a lone surrogate (both ValueErrors), unless
     ``lone_surrogates``: then the caller sorts the values out (:func:`storable`), so
     that one odd entry of a list does not cost the others."""
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise TooDeep() from None
+    if isinstance(text, str):
+        if text.startswith("\ufeff"):  # as json.loads: a text is read without its BOM
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM", text, 0)
+        decoded = text
+    else:
+        decoded = text.decode(json.detect_encoding(text), "surrogatepass")
+    value = _decoded(DECODER.decode, decoded)
     if not lone_surrogates and lone_surrogate_in(text, value):
         raise NotUnicode()
     return value
 
 
-def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int]:
-    """``decoder.raw_decode``; :class:`TooDeep` (a ValueError) rather than
-    RecursionError. Lone surrogates are left to the caller (:func:`lone_surrogate_in`)."""
+def raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    """The JSON value at ``pos`` of ``text`` and where it ends, NaN and infinities
+    included (:data:`LENIENT`: for values the caller skips over, or sorts out itself);
+    :class:`TooDeep` (a ValueError) rather than RecursionError."""
+    return _decoded(LENIENT.raw_decode, text, pos)
+
+
+def decode_statement(text: str, pos: int) -> tuple[Any, int, bool]:
+    """The JSON value at ``pos`` of ``text``, where it ends, and whether all its numbers
+    are JSON numbers (False: it holds NaN or an infinity, for the caller to refuse by
+    name). :class:`TooDeep` rather than RecursionError; lone surrogates are left to the
+    caller (:func:`lone_surrogate_in`)."""
     try:
-        return decoder.raw_decode(text, pos)
-    except RecursionError:
-        raise TooDeep() from None
+        value, end = _decoded(DECODER.raw_decode, text, pos)
+    except NotJsonNumber:
+        value, end = raw_decode(text, pos)
+        return value, end, False
+    return value, end, True
 
 
 def lone_surrogate_in(text: str | bytes, value: Any) -> bool:

@@ -271,7 +271,6 @@ def _not_a_statement_result(reason: str) -> PullError:
 def _object_members(text: str) -> dict[str, tuple[int, int]]:
     """Where each member's value of the JSON object ``text`` starts and ends; ValueError
     when ``text`` is not one JSON object."""
-    decoder = json.JSONDecoder()
     members: dict[str, tuple[int, int]] = {}
     pos = _skip(text, 0)
     if text[pos : pos + 1] != "{":
@@ -283,12 +282,12 @@ def _object_members(text: str) -> dict[str, tuple[int, int]]:
         while True:
             if text[pos : pos + 1] != '"':
                 raise ValueError(f"a member name expected at {pos}")
-            key, pos = json_text.raw_decode(decoder, text, pos)
+            key, pos = json_text.raw_decode(text, pos)
             pos = _skip(text, pos)
             if text[pos : pos + 1] != ":":
                 raise ValueError(f"':' expected at {pos}")
             start = _skip(text, pos + 1)
-            _value, pos = json_text.raw_decode(decoder, text, start)
+            _value, pos = json_text.raw_decode(text, start)
             members[key] = (start, pos)
             pos = _skip(text, pos)
             if text[pos : pos + 1] == ",":

@@ -26,7 +26,7 @@ from xapi.comparison import same_statement
 from xapi.credentials import Caller
 from xapi.exceptions import BadRequest, ForbiddenStatement, InvalidStatement, StatementConflict
 from xapi.identifiers import digest, hashed_agent_key, new_statement_id
-from xapi.json_text import NotUnicode, loads, lone_surrogate_in, raw_decode
+from xapi.json_text import NotUnicode, decode_statement, lone_surrogate_in
 from xapi.models import Attachment, Credential, Statement, StatementActivity, StatementAgent
 from xapi.signatures import check_signature
 from xapi.validation import VOIDED_VERB, StatementValidator, parse_timestamp
@@ -48,6 +48,8 @@ class ReceivedStatement:
 
     data: dict[str, Any]
     raw: str
+    # False: the text holds NaN or an infinity (refused by check_statement).
+    json_numbers: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,6 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
     Each element's exact text is kept (``raw``) by decoding the array element by
     element; the JSON is checked to be one value with nothing after it.
     """
-    decoder = json.JSONDecoder()
     text = text.lstrip("\ufeff")
     pos = _skip(text, 0)
     if pos < len(text) and text[pos] == "[":
@@ -82,10 +83,10 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
         else:
             while True:
                 try:
-                    value, after = raw_decode(decoder, text, pos)
+                    value, after, numbers = decode_statement(text, pos)
                 except ValueError as error:
                     raise BadRequest(f"the body is not valid JSON: {error}") from None
-                items.append(ReceivedStatement(_statement_object(value), text[pos:after]))
+                items.append(ReceivedStatement(_statement_object(value), text[pos:after], numbers))
                 pos = _skip(text, after)
                 if pos < len(text) and text[pos] == ",":
                     pos = _skip(text, pos + 1)
@@ -98,10 +99,12 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
             raise BadRequest("the body is not valid JSON: extra data after the array")
         return items, True
     try:
-        value = loads(text, lone_surrogates=True)  # named by check_statement
+        value, after, numbers = decode_statement(text, pos)
     except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
-    return [ReceivedStatement(_statement_object(value), text.strip())], False
+    if _skip(text, after) != len(text):
+        raise BadRequest("the body is not valid JSON: extra data after the statement")
+    return [ReceivedStatement(_statement_object(value), text[pos:after], numbers)], False
 
 
 def _skip(text: str, pos: int) -> int:
@@ -256,9 +259,14 @@ class PreparedStatements:
 
 def check_statement(validator: StatementValidator, item: ReceivedStatement, path: str) -> None:
     """:class:`InvalidStatement` naming ``path`` unless the statement keeps the data
-    model's MUSTs and its strings are text (no lone surrogate, which JSON can spell)."""
+    model's MUSTs, its strings are text (no lone surrogate, which JSON can spell) and
+    its numbers are JSON numbers (no NaN nor infinity, which Python's JSON spells)."""
     if lone_surrogate_in(item.raw, item.data):
         raise InvalidStatement(f"{path}: {NotUnicode.REASON}")
+    if not item.json_numbers:
+        raise InvalidStatement(
+            f"{path}: a number is NaN, Infinity or too large to be read, which JSON cannot hold"
+        )
     validator.statement(item.data, path)
 
 

@@ -104,6 +104,8 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN or an infinity, which JSON cannot hold"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):

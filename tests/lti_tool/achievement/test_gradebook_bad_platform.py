@@ -141,7 +141,9 @@ def test_a_token_that_never_expires_is_refused(
     body = b'{"access_token": "abc", "token_type": "Bearer", "expires_in": ' + expires_in + b"}"
     ags.state.answer_next(1, 200, body, paths="token")
     row = one_attempt(app, session, lms_world)
-    assert row.status == "pending" and "expires_in" in row.last_error
+    # Not JSON at all (RFC 8259 has no such numbers), though Python's decoder reads them.
+    assert row.status == "pending" and "not JSON" in row.last_error
+    assert f"{expires_in.decode()} is not a JSON value" in row.last_error
     assert session.scalars(select(PlatformAccessToken)).all() == []
 
 
@@ -255,7 +257,8 @@ def test_a_nan_score_maximum_from_the_launch_line_item_is_refused(
     body = b'{"id": "' + str(item["id"]).encode() + b'", "label": "x", "scoreMaximum": NaN}'
     ags.state.answer_next(1, 200, body, paths="lineitems")
     row = attempt_evidence(app, session, lms_world, "bloc-1/C1")
-    assert row.status == "dead" and "scoreMaximum" in row.last_error
+    # Not JSON at all (RFC 8259 has no NaN), though Python's decoder reads it.
+    assert row.status == "dead" and "not JSON (NaN is not a JSON value" in row.last_error
     assert "unexpected" not in row.last_error
 
 

@@ -11,7 +11,7 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -281,19 +281,37 @@ def test_a_more_link_in_full_to_the_endpoint_server_is_followed(
     assert local_ids(app) == {first["id"], second["id"]}
 
 
-def test_a_lone_surrogate_rejects_its_statement_only(
-    remote: ScriptedLrs, runner: FlaskCliRunner, app: Flask
+def _lone_surrogate(statement: dict[str, Any]) -> None:
+    # Half of a surrogate pair, which JSON can spell and no database can store.
+    statement["actor"]["name"] = "Learner \ud83d"
+
+
+def _nan(statement: dict[str, Any]) -> None:
+    # A remote written in Python may serve NaN as its json module writes it, which no
+    # JSON parser reads back.
+    statement["result"] = {"extensions": {"http://example.org/x/reading": math.nan}}
+
+
+@pytest.mark.parametrize(
+    ("breaks", "reason"),
+    [(_lone_surrogate, "a string holds a lone surrogate"), (_nan, "a number is NaN")],
+)
+def test_a_statement_no_client_could_read_back_is_rejected_alone(
+    remote: ScriptedLrs,
+    runner: FlaskCliRunner,
+    app: Flask,
+    breaks: Callable[[dict[str, Any]], None],
+    reason: str,
 ) -> None:
-    # Half of a surrogate pair, which JSON can spell and no database can store: the
-    # page's other statements are pulled, and the next run goes past it.
+    # The page's other statements are pulled, and the next run goes past it.
     broken = remote_statement(2)
-    broken["actor"]["name"] = "Learner \ud83d"
+    breaks(broken)
     kept = remote_statement(1)
     remote.page("/xapi/statements", [kept, broken])
     result = pull_from(runner, remote.endpoint)
     assert result.exit_code == 0, result.output
     assert "Pulled 1 new statement(s)" in result.output and "1 rejected" in result.output
-    assert f"rejected: statement {broken['id']}: a string holds a lone surrogate" in result.output
+    assert f"rejected: statement {broken['id']}: {reason}" in result.output
     assert local_ids(app) == {kept["id"]}
 
 
