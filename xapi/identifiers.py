@@ -19,6 +19,7 @@ from typing import Any
 from xapi import actors
 
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
+_UUID7 = getattr(uuid, "uuid7", None)  # Python 3.14 and later
 
 
 def new_statement_id() -> str:
@@ -30,9 +31,8 @@ def new_statement_id() -> str:
     statements each one of a batch rewrote its own page of that index; ids that grow
     with time are appended at its end. Python 3.14's ``uuid.uuid7`` when there is one.
     """
-    stdlib = getattr(uuid, "uuid7", None)
-    if stdlib is not None:
-        return str(stdlib())
+    if _UUID7 is not None:
+        return str(_UUID7())
     milliseconds = time.time_ns() // 1_000_000 & (1 << 48) - 1
     bits = int.from_bytes(os.urandom(10), "big")  # 80 random bits, 74 of them used
     rand_a, rand_b = bits >> 68, bits & (1 << 62) - 1  # 12 and 62 bits

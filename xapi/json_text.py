@@ -75,11 +75,12 @@ LENIENT = json.JSONDecoder()
 T = TypeVar("T")
 
 
-def _decoded(decode: Callable[..., T], *args: Any) -> T:
-    """``decode(*args)``; :class:`TooDeep` rather than RecursionError, and Python's
-    refusal of a long integer in words that name the number, not Python's setting."""
+def _decoded(decode: Callable[..., T], *args: Any, **options: Any) -> T:
+    """``decode(*args, **options)``; :class:`TooDeep` rather than RecursionError, and
+    Python's refusal of a long integer in words that name the number, not Python's
+    setting."""
     try:
-        return decode(*args)
+        return decode(*args, **options)
     except RecursionError:
         raise TooDeep() from None
     except ValueError as error:
@@ -104,17 +105,12 @@ class NotUnicode(ValueError):
 
 
 def loads(text: str | bytes, *, lone_surrogates: bool = False) -> Any:
-    """``json.loads`` with :data:`DECODER`; :class:`TooDeep` rather than RecursionError,
-    and :class:`NotUnicode` for a lone surrogate (both ValueErrors), unless
-    ``lone_surrogates``: then the caller sorts the values out (:func:`storable`), so
-    that one odd entry of a list does not cost the others."""
-    if isinstance(text, str):
-        if text.startswith("\ufeff"):  # as json.loads: a text is read without its BOM
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM", text, 0)
-        decoded = text
-    else:
-        decoded = text.decode(json.detect_encoding(text), "surrogatepass")
-    value = _decoded(DECODER.decode, decoded)
+    """``json.loads``, refusing what :data:`DECODER` refuses (:class:`NotJsonNumber`);
+    :class:`TooDeep` rather than RecursionError, and :class:`NotUnicode` for a lone
+    surrogate (all ValueErrors), unless ``lone_surrogates``: then the caller sorts the
+    values out (:func:`storable`), so that one odd entry of a list does not cost the
+    others."""
+    value = _decoded(json.loads, text, parse_constant=_no_constant, parse_float=_finite)
     if not lone_surrogates and lone_surrogate_in(text, value):
         raise NotUnicode()
     return value

@@ -82,11 +82,8 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
             end = pos + 1
         else:
             while True:
-                try:
-                    value, after, numbers = decode_statement(text, pos)
-                except ValueError as error:
-                    raise BadRequest(f"the body is not valid JSON: {error}") from None
-                items.append(ReceivedStatement(_statement_object(value), text[pos:after], numbers))
+                item, after = _read_statement(text, pos)
+                items.append(item)
                 pos = _skip(text, after)
                 if pos < len(text) and text[pos] == ",":
                     pos = _skip(text, pos + 1)
@@ -98,25 +95,28 @@ def parse_body(text: str) -> tuple[list[ReceivedStatement], bool]:
         if _skip(text, end) != len(text):
             raise BadRequest("the body is not valid JSON: extra data after the array")
         return items, True
-    try:
-        value, after, numbers = decode_statement(text, pos)
-    except ValueError as error:
-        raise BadRequest(f"the body is not valid JSON: {error}") from None
+    item, after = _read_statement(text, pos)
     if _skip(text, after) != len(text):
         raise BadRequest("the body is not valid JSON: extra data after the statement")
-    return [ReceivedStatement(_statement_object(value), text[pos:after], numbers)], False
+    return [item], False
+
+
+def _read_statement(text: str, pos: int) -> tuple[ReceivedStatement, int]:
+    """The statement whose JSON starts at ``pos``, and where it ends. Lone surrogates
+    and NaN or infinities are left for :func:`check_statement` to name."""
+    try:
+        value, after, json_numbers = decode_statement(text, pos)
+    except ValueError as error:
+        raise BadRequest(f"the body is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InvalidStatement("a statement must be a JSON object")
+    return ReceivedStatement(value, text[pos:after], json_numbers), after
 
 
 def _skip(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
     return pos
-
-
-def _statement_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidStatement("a statement must be a JSON object")
-    return value
 
 
 def format_stored(moment: datetime) -> str:
