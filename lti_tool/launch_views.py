@@ -147,7 +147,8 @@ def launch_complete() -> ResponseReturnValue:
     if not isinstance(data, dict):
         raise LaunchRejected("Launch refused: this step takes the page's JSON object.")
     state, stored = str(data.get("state") or ""), str(data.get("stored_state") or "")
-    if not state or stored != state:
+    # A NUL is in no state this tool issued, and PostgreSQL text cannot be looked up with one.
+    if not state or stored != state or "\x00" in state:
         raise LaunchRejected(
             "Launch refused: the platform's storage does not hold this login's state "
             "(state mismatch)."

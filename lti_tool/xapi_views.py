@@ -162,6 +162,8 @@ def _read_request() -> XapiRequest:
     params: dict[str, str] = {}
     for name, value in form.items():
         if name.lower() in ALTERNATE_HEADERS:
+            if any(char in value for char in "\r\n\x00"):
+                raise BadRequest(f"the form field {name} holds a line break or a NUL character")
             headers.set(name, value)
         elif name != "content":
             params[name] = value

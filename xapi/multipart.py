@@ -21,19 +21,28 @@ def _headers(block: bytes) -> dict[str, str]:
         if not line.strip():
             continue
         name, sep, value = line.partition(":")
-        if not sep:
+        if not sep or "\r" in line or "\n" in line:
+            # A bare CR or LF would end up in a stored value, and in the part headers
+            # that serve it back (GET with attachments=true).
             raise BadRequest(f"malformed part header line {line!r}")
         headers[name.strip().lower()] = value.strip()
     return headers
 
 
 MEDIA_TYPE_LIMIT = 255  # the stored Content-Type of attachments and documents
+# What a media type is written with (RFC 9110 §8.3.1: tokens and quoted strings):
+# printable ASCII, spaces and tabs.
+_MEDIA_TYPE_TEXT = re.compile(r"[\t\x20-\x7e]*")
 
 
 def media_type(value: str) -> str:
-    """A Content-Type to store, or 400 when it is longer than the column keeps."""
+    """A Content-Type to store, or 400 when it is longer than the column keeps or holds
+    what no header can carry back: a control character (a NUL, which PostgreSQL text
+    cannot hold; a line break) or a character beyond ASCII."""
     if len(value) > MEDIA_TYPE_LIMIT:
         raise BadRequest(f"a Content-Type is at most {MEDIA_TYPE_LIMIT} characters")
+    if not _MEDIA_TYPE_TEXT.fullmatch(value):
+        raise BadRequest(f"a Content-Type is written in printable ASCII characters, not {value!r}")
     return value
 
 

@@ -106,6 +106,16 @@ def test_platform_storage_completion_refuses_json_that_is_not_an_object(
     assert "JSON object" in answer.get_data(as_text=True)
 
 
+def test_platform_storage_completion_refuses_a_state_holding_a_nul(client: FlaskClient) -> None:
+    """No state the tool issues holds one; looking it up was a 500 on PostgreSQL."""
+    answer = client.post(
+        "/lti/launch/complete",
+        json={"id_token": "x.y.z", "state": "state-\x00", "stored_state": "state-\x00"},
+        headers={"Origin": BASE_URL, "Accept": "application/json"},
+    )
+    assert answer.status_code == 400 and "state mismatch" in answer.json["error"]
+
+
 def test_login_inside_a_frame_checks_cookies_before_going_to_the_platform(
     launch_flow: LaunchFlow, lms: TestPlatform
 ) -> None:

@@ -87,6 +87,25 @@ def test_an_attachment_content_type_longer_than_kept_is_400(lrs: Lrs, sample: Sa
     assert lrs.get(statementId=statement["id"]).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("content_type", "reason"),
+    [
+        ("text/plain\x00x", "printable ASCII"),  # a 500 on PostgreSQL
+        # Stored, then served back as a part header of its own with attachments=true.
+        ("text/plain\nX-Injected: 1", "malformed part header line"),
+    ],
+)
+def test_an_attachment_part_header_no_header_can_carry_is_400(
+    lrs: Lrs, sample: Sample, content_type: str, reason: str
+) -> None:
+    statement = sample("cmi5_passed")
+    statement["attachments"] = [attachment_meta(CERTIFICATE, "text/plain", USAGE)]
+    response = post_multipart(lrs, multipart(statement, [(content_type, CERTIFICATE)]))
+    assert response.status_code == 400
+    assert reason in response.json["error"]
+    assert lrs.get(statementId=statement["id"]).status_code == 404
+
+
 def test_attachment_without_file_url_or_part_is_400(lrs: Lrs, sample: Sample) -> None:
     statement = sample("cmi5_passed")
     statement["attachments"] = [attachment_meta(CERTIFICATE, "text/plain", USAGE)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -92,6 +93,42 @@ def test_a_document_content_type_longer_than_kept_is_400(lrs: Lrs) -> None:
     refused = state(lrs, "PUT", b"data", headers=headers, stateId="long")
     assert refused.status_code == 400 and "at most 255 characters" in refused.json["error"]
     assert state(lrs, "GET", stateId="long").status_code == 404
+
+
+@pytest.mark.parametrize("content_type", ["text/pla\x00in", "text/pl\x7fain"])
+def test_a_document_content_type_with_a_control_character_is_400(
+    lrs: Lrs, content_type: str
+) -> None:
+    """A NUL was a 500 on PostgreSQL and stored on SQLite."""
+    refused = state(lrs, "PUT", b"data", headers={"Content-Type": content_type}, stateId="ctl")
+    assert refused.status_code == 400 and "printable ASCII" in refused.json["error"]
+    assert state(lrs, "GET", stateId="ctl").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content_type", "reason"),
+    [
+        ("text/plain\nX-Injected: 1", "line break"),
+        ("text/plain\r", "line break"),
+        ("text/pl\u20acin", "printable ASCII"),
+    ],
+)
+def test_a_content_type_sent_as_a_form_field_is_checked_like_a_header(
+    lrs: Lrs, content_type: str, reason: str
+) -> None:
+    """With the alternate syntax, a line break was a 500 and a euro sign was stored, then
+    answered with a header no server can send."""
+    form = {
+        "activityId": AU,
+        "agent": json.dumps(LEARNER),
+        "stateId": "form",
+        "content": "data",
+        "Content-Type": content_type,
+        **lrs.headers(),
+    }
+    refused = lrs.client.post("/xapi/activities/state?method=PUT", data=form)
+    assert refused.status_code == 400 and reason in refused.json["error"]
+    assert state(lrs, "GET", stateId="form", registration="").status_code == 404
 
 
 def test_documents_that_are_not_json_come_back_as_they_went(lrs: Lrs) -> None:
