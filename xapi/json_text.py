@@ -69,8 +69,10 @@ def _finite(text: str) -> float:
     return value
 
 
+# What reads JSON only (no NaN, no infinity): for DECODER, and for loads' json.loads.
+_STRICT: dict[str, Any] = {"parse_constant": _no_constant, "parse_float": _finite}
 # Stateless, so shared. DECODER reads JSON only; LENIENT reads NaN and infinities too.
-DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+DECODER = json.JSONDecoder(**_STRICT)
 LENIENT = json.JSONDecoder()
 T = TypeVar("T")
 
@@ -110,7 +112,7 @@ def loads(text: str | bytes, *, lone_surrogates: bool = False) -> Any:
     surrogate (all ValueErrors), unless ``lone_surrogates``: then the caller sorts the
     values out (:func:`storable`), so that one odd entry of a list does not cost the
     others."""
-    value = _decoded(json.loads, text, parse_constant=_no_constant, parse_float=_finite)
+    value = _decoded(json.loads, text, **_STRICT)
     if not lone_surrogates and lone_surrogate_in(text, value):
         raise NotUnicode()
     return value
