@@ -34,12 +34,17 @@ from referentiel.models import Bloc, Framework
 from referentiel.sources import read_source
 from xapi import credentials, mapping_rules
 from xapi.credentials import IssuedCredential
+from xapi.evidence import Gap
+from xapi.evidence_gaps import evidence_gaps
 from xapi.exceptions import XapiError
 from xapi.models import Credential
 
 bp = Blueprint("admin", __name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# The page explains the latest statements without evidence, not all of them: it must
+# answer quickly whatever the store holds (``lti-tool evidence gaps`` reads them all).
+GAPS_EXAMINED = 2000
 UPLOAD_SUFFIXES = (".json", ".csv")
 
 
@@ -67,6 +72,46 @@ def _own_credentials() -> list[Credential]:
     """xAPI credentials bound to the administrator's platform (never another one's)."""
     issuer = g.launch.issuer.rstrip("/")
     return [c for c in credentials.list_credentials(db.session) if c.platform_issuer == issuer]
+
+
+def _gap_texts() -> dict[str, dict[Gap, str]]:
+    """Per reason a statement gave no evidence: the table's caption (what to do about
+    it) and what its rows name."""
+    statement, actor = gettext("Statement"), gettext("Actor")
+    return {
+        "gap_captions": {
+            Gap.VOIDED: gettext("Voided meanwhile"),
+            Gap.VOIDING: gettext("Voiding statements"),
+            Gap.UNREADABLE: gettext("Stored JSON that can no longer be read"),
+            Gap.NOT_AN_AGENT: gettext("A group as actor: evidence is a person's"),
+            Gap.NOT_AN_ACTIVITY: gettext("An object that is not an activity"),
+            Gap.NO_RESULT: gettext(
+                "No result (no score, success or completion): launches and views are "
+                "kept as statements only"
+            ),
+            Gap.UNKNOWN_LEARNER: gettext(
+                "Learners not known yet: their statements count as soon as they launch "
+                "the tool or appear on a course roster"
+            ),
+            Gap.OTHER_PLATFORM: gettext(
+                "Sent with a credential bound to another platform than the learner's"
+            ),
+            Gap.NO_COMPETENCY: gettext(
+                "Activities no competency tags and no mapping rule names: map them above"
+            ),
+        },
+        "gap_columns": {
+            Gap.VOIDED: statement,
+            Gap.VOIDING: statement,
+            Gap.UNREADABLE: statement,
+            Gap.NOT_AN_AGENT: actor,
+            Gap.NOT_AN_ACTIVITY: gettext("Object type"),
+            Gap.NO_RESULT: gettext("Verb"),
+            Gap.UNKNOWN_LEARNER: actor,
+            Gap.OTHER_PLATFORM: actor,
+            Gap.NO_COMPETENCY: gettext("Activity"),
+        },
+    }
 
 
 def _page(
@@ -111,10 +156,12 @@ def _page(
         "urls": registration_urls(base),
         "credentials": _own_credentials(),
         "sync": outbox.sync_overview(session, g.launch.issuer),
+        "gaps": evidence_gaps(session, base, platform=g.launch.issuer, recent=GAPS_EXAMINED),
         "issued": issued,
         "xapi_endpoint": f"{base}/xapi/",
         "error": error,
     }
+    context.update(_gap_texts())
     headers = {"Cache-Control": "no-store"}  # a new secret may be on the page
     return render_template("admin/index.html", **context), status, headers
 

@@ -34,6 +34,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, TypeGuard, cast
 
 import orjson
@@ -263,58 +264,125 @@ def rederive_all(session: Session) -> tuple[int, EvidenceChange]:
     )
 
 
+class Gap(StrEnum):
+    """Why a statement gives no evidence (:func:`explain_gaps`), in the order derivation
+    checks."""
+
+    VOIDED = "voided"
+    VOIDING = "voiding"
+    UNREADABLE = "unreadable"
+    NOT_AN_AGENT = "actor-not-an-agent"
+    NOT_AN_ACTIVITY = "object-not-an-activity"
+    NO_RESULT = "no-result"
+    UNKNOWN_LEARNER = "unknown-learner"
+    OTHER_PLATFORM = "other-platform"
+    NO_COMPETENCY = "no-competency"
+
+
+# Why each statement gave no evidence, and what it is about for that reason (its verb,
+# its actor's key or its activity): what an administrator would change.
+Gaps = dict[str, tuple[Gap, str]]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    row: StatementFacts
+    parsed: Mapping[str, Any]
+    outcome: Outcome
+    source: str  # the object's activity id
+
+
+def _candidate(row: StatementFacts) -> _Candidate | tuple[Gap, str]:
+    """The statement as a candidate for evidence, or why it cannot be one whoever its
+    actor is and whatever the mapping rules say."""
+    if row.voided:
+        return Gap.VOIDED, row.id
+    if row.verb_id == VOIDED:
+        return Gap.VOIDING, row.id
+    try:
+        parsed = decode(row.raw)
+    except ValueError:
+        log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
+        return Gap.UNREADABLE, row.id
+    actor = parsed.get("actor")
+    if not isinstance(actor, Mapping) or not actors.is_agent(actor):
+        return Gap.NOT_AN_AGENT, row.actor_key
+    source = mapping.object_activity_id(parsed)
+    if source is None:
+        obj = parsed.get("object")
+        kind = obj.get("objectType", "Activity") if isinstance(obj, Mapping) else "?"
+        return Gap.NOT_AN_ACTIVITY, str(kind)
+    outcome = outcome_of(parsed)
+    if outcome is None:
+        return Gap.NO_RESULT, row.verb_id
+    return _Candidate(row, parsed, outcome, source)
+
+
 def _wanted_evidence(
     session: Session,
     statements: Sequence[StatementFacts],
     base_url: str | None,
+    gaps: Gaps | None = None,
 ) -> dict[_EvidenceKey, dict[str, Any]]:
-    candidates: list[tuple[StatementFacts, Mapping[str, Any], Outcome, str]] = []
+    """The evidence rows these statements give; ``gaps``, when given, receives why each
+    statement that gives none does not."""
+    gaps = {} if gaps is None else gaps
+    candidates: list[_Candidate] = []
     for row in statements:
-        if row.voided or row.verb_id == VOIDED:
-            continue
-        try:
-            parsed = decode(row.raw)
-        except ValueError:
-            log.warning("statement %s has unreadable stored JSON; no evidence", row.id)
-            continue
-        actor = parsed.get("actor")
-        source = mapping.object_activity_id(parsed)
-        outcome = outcome_of(parsed)
-        if not isinstance(actor, Mapping) or not actors.is_agent(actor):
-            continue
-        if source is None or outcome is None:
-            continue
-        candidates.append((row, parsed, outcome, source))
+        found = _candidate(row)
+        if isinstance(found, _Candidate):
+            candidates.append(found)
+        else:
+            gaps[row.id] = found
     if not candidates:
         return {}
 
-    agents = {row.actor_key: parsed["actor"] for row, parsed, _, _ in candidates}
+    agents = {c.row.actor_key: c.parsed["actor"] for c in candidates}
     learners_by_key = learners.learners_by_actor(session, agents)
-    candidates = [c for c in candidates if c[0].actor_key in learners_by_key]
+    for c in candidates:
+        if c.row.actor_key not in learners_by_key:
+            gaps[c.row.id] = (Gap.UNKNOWN_LEARNER, c.row.actor_key)
+    candidates = [c for c in candidates if c.row.actor_key in learners_by_key]
     competencies = mapping.competencies_for_statements(
-        session, [parsed for _, parsed, _, _ in candidates], base_url
+        session, [c.parsed for c in candidates], base_url
     )
 
     wanted: dict[_EvidenceKey, dict[str, Any]] = {}
-    for (row, _parsed, outcome, source), competency_ids in zip(
-        candidates, competencies, strict=True
-    ):
-        for learner in learners_by_key[row.actor_key]:
-            if not learner.on_platform(row.platform_issuer):
-                continue
+    for c, competency_ids in zip(candidates, competencies, strict=True):
+        row, outcome = c.row, c.outcome
+        on_platform = [
+            learner
+            for learner in learners_by_key[row.actor_key]
+            if learner.on_platform(row.platform_issuer)
+        ]
+        if not on_platform:
+            gaps[row.id] = (Gap.OTHER_PLATFORM, row.actor_key)
+        elif not competency_ids:
+            gaps[row.id] = (Gap.NO_COMPETENCY, c.source)
+        for learner in on_platform:
             for competency_id in competency_ids:
                 wanted[(row.id, learner.id, competency_id)] = {
                     "statement_id": row.id,
                     "learner_id": learner.id,
                     "competency_id": competency_id,
                     "verb_id": row.verb_id,
-                    "source_activity": source,
+                    "source_activity": c.source,
                     "score_scaled": outcome.score_scaled,
                     "success": outcome.success,
                     "completion": outcome.completion,
                     "occurred_at": row.timestamp,
                 }
     return wanted
+
+
+def explain_gaps(
+    session: Session, statements: Sequence[StatementFacts], base_url: str | None = None
+) -> Gaps:
+    """Why each of these statements gives no evidence (those that give some are left
+    out), by the same reading as derivation, so the two cannot disagree."""
+    gaps: Gaps = {}
+    _wanted_evidence(session, statements, base_url or session.info.get("base_url"), gaps)
+    return gaps
 
 
 def _existing_evidence(session: Session, statement_ids: list[str]) -> dict[_EvidenceKey, int]:

@@ -1,9 +1,11 @@
-"""``lti-tool evidence list|rederive|queue``: the current evidence as JSON or CSV, repairs,
-and the statements still waiting for theirs."""
+"""``lti-tool evidence list|rederive|queue|gaps``: the current evidence as JSON or CSV,
+repairs, the statements still waiting for theirs, and why others gave none."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -15,7 +17,8 @@ from lti_tool.evidence_export import COLUMNS, EvidenceFilter, evidence_rows
 from lti_tool.spreadsheet_csv import csv_text
 from referentiel.orm import utcnow
 from xapi import derivation
-from xapi.evidence import rederive_all
+from xapi.evidence import Gap, rederive_all
+from xapi.evidence_gaps import GapReport, evidence_gaps
 
 
 @click.group("evidence")
@@ -117,3 +120,95 @@ def queue_command(drain: bool, retry: bool) -> None:
         click.echo("No statement waits for its evidence.")
     for statement_id, when, why in derivation.failures(session):
         click.echo(f"Set aside: statement {statement_id} at {when.isoformat()}: {why}")
+
+
+# What each reason means for whoever runs the command, and what would change it.
+_GAP_TEXT = {
+    Gap.VOIDED: "were voided meanwhile (by statement id)",
+    Gap.VOIDING: "void other statements (by statement id)",
+    Gap.UNREADABLE: "hold JSON that can no longer be read (by statement id)",
+    Gap.NOT_AN_AGENT: "have a Group as actor: evidence is a person's (by actor)",
+    Gap.NOT_AN_ACTIVITY: "have an object that is not an activity (by object type)",
+    Gap.NO_RESULT: (
+        "say nothing of a result (no score, success or completion, nor a verb such as "
+        "passed or completed): launches and views are kept as statements only (by verb)"
+    ),
+    Gap.UNKNOWN_LEARNER: (
+        "come from an actor no launch has made known: they count as soon as that "
+        "learner launches the tool or is on a course roster (by actor)"
+    ),
+    Gap.OTHER_PLATFORM: (
+        "were sent with a credential bound to another platform than their learner's (by actor)"
+    ),
+    Gap.NO_COMPETENCY: (
+        "are about an activity no competency IRI tags and no mapping rule names: "
+        "`lti-tool xapi map add --activity IRI --competency IRI` makes them count "
+        "(by activity)"
+    ),
+}
+
+
+@evidence_group.command("gaps")
+@click.option(
+    "--platform",
+    help="Only this platform's statements: sent with a credential bound to it, or by an "
+    "actor account of that site.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many verbs, actors or activities to list per reason.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@with_appcontext
+def gaps_command(platform: str | None, top: int, output_format: str) -> None:
+    """Why stored statements gave no evidence: unknown learners, activities no rule
+    maps, statements without a result; what to map or whom to wait for."""
+    report = evidence_gaps(db.session, current_app.config["BASE_URL"], top, platform=platform)
+    if output_format == "json":
+        click.echo(json.dumps(_gap_record(report), ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{report.stored} statement(s) stored (voided and voiding ones left out): "
+        f"{report.with_evidence} gave evidence, {report.waiting} wait for derivation, "
+        f"{report.without_evidence} gave none."
+    )
+    if report.underived:
+        click.echo(
+            f"- {report.underived} would give evidence now but were not derived again: "
+            "run `lti-tool evidence rederive`."
+        )
+    for group in report.groups:
+        click.echo(f"- {group.statements} {_GAP_TEXT[group.gap]}:")
+        for subject, count in group.subjects:
+            click.echo(f"  {count:>8}  {subject}")
+        if group.more_subjects:
+            click.echo(f"  {'':>8}  and {group.more_subjects} more")
+
+
+def _gap_record(report: GapReport) -> dict[str, Any]:
+    return {
+        "stored": report.stored,
+        "with_evidence": report.with_evidence,
+        "waiting": report.waiting,
+        "without_evidence": report.without_evidence,
+        "examined": report.examined,
+        "underived": report.underived,
+        "gaps": [
+            {
+                "reason": str(group.gap),
+                "statements": group.statements,
+                "subjects": [{"subject": s, "statements": n} for s, n in group.subjects],
+                "more_subjects": group.more_subjects,
+            }
+            for group in report.groups
+        ],
+    }

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from lti_tool import admin_views
 from lti_tool.database import db
 from referentiel.models import Competency, Framework
 from tests.lti_tool.pages_world import ISS_A, ISS_B, World, launch_for, token_for
@@ -181,3 +182,65 @@ def test_admin_cannot_revoke_another_platform_credential(app: Flask, world: Worl
     assert answer.status_code == 404
     with app.app_context():
         assert credentials.authenticate(db.session, other_key, other.secret)
+
+
+def _post_statements(app: Flask, *actors_and_quizzes: tuple[str, str, int]) -> None:
+    """Quiz completions as Moodle's log store sends them, through the Statements resource."""
+    with app.app_context():
+        issued = credentials.create_credential(db.session, "log store", None)
+        db.session.commit()
+        key, secret = issued.credential.key, issued.secret
+    statements = [
+        {
+            "actor": {"account": {"homePage": site, "name": sub}},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": f"{site}/mod/quiz/view.php?id={quiz}"},
+            "result": {"score": {"scaled": 0.8}},
+        }
+        for site, sub, quiz in actors_and_quizzes
+    ]
+    answer = app.test_client().post(
+        "/xapi/statements",
+        json=statements,
+        headers={"X-Experience-API-Version": "1.0.3"},
+        auth=(key, secret),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+def test_admin_sees_why_their_platforms_statements_gave_no_evidence(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    _post_statements(
+        app,
+        (ISS_A, "555", 12),  # a learner who never launched
+        (ISS_A, "555", 13),
+        (ISS_A, "102", 99),  # Bob, on a quiz no rule maps
+        (ISS_B, "777", 5),  # another platform's: never on A's page
+    )
+
+    html, _ = _open(client, _admin(app, world))
+
+    section = html[html.index('id="gaps-heading"') :]
+    assert (
+        "2 ont donné des preuves, 0 attendent d’être traitées, 3 n’en ont donné aucune." in section
+    )
+    assert "Apprenants pas encore connus" in section
+    assert f"<code>account:{ISS_A}|555</code></th><td>2</td>" in section
+    assert "associez-les ci-dessus" in section
+    assert f"<code>{ISS_A}/mod/quiz/view.php?id=99</code></th><td>1</td>" in section
+    assert ISS_B not in html and "777" not in section
+
+
+def test_admin_page_explains_only_the_latest_statements_and_says_so(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_views, "GAPS_EXAMINED", 2)
+    _post_statements(app, (ISS_A, "555", 12), (ISS_A, "556", 12), (ISS_A, "557", 12))
+
+    html, _ = _open(client, _admin(app, world))
+
+    section = html[html.index('id="gaps-heading"') :]
+    assert "3 n’en ont donné aucune." in section
+    assert "Ci-dessous, les 2 plus récentes" in section
+    assert section.count(f"<code>account:{ISS_A}|55") == 2
