@@ -22,6 +22,7 @@ from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
 from lti_tool.cli.rules import rules_group
 from lti_tool.cli.serve import serve_command
+from lti_tool.cli.status import status_command
 from lti_tool.cli.worker import worker_group
 from lti_tool.cli.xapi import xapi_group
 
@@ -60,3 +61,4 @@ main.add_command(keys_group)
 main.add_command(platform_group)
 main.add_command(worker_group)
 main.add_command(rules_group)
+main.add_command(status_command)

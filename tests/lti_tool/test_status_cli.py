@@ -1,0 +1,170 @@
+"""``lti-tool status``: what an operator or a monitor learns in one command, and its exit."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import update
+
+from lti_tool import create_app
+from lti_tool.achievement.models import ScoreOutbox
+from lti_tool.cli import main
+from lti_tool.database import db
+from referentiel.orm import utcnow
+from tests.lti_tool.pages_world import World
+from xapi.credentials import authority_agent, create_credential
+from xapi.models import DerivationQueue
+from xapi.statements_store import parse_body, prepare_statements, write_statements
+
+
+def checks(runner: FlaskCliRunner) -> tuple[int, dict[str, dict[str, Any]]]:
+    result = runner.invoke(main, ["status", "--json"])
+    return result.exit_code, {c["check"]: c for c in json.loads(result.output)}
+
+
+def queue_a_statement(app: Flask, queued_ago: timedelta) -> None:
+    """A statement stored and queued ``queued_ago``, that nothing derived since."""
+    with app.app_context():
+        issued = create_credential(db.session, "provider", None)
+        db.session.flush()
+        items, _ = parse_body(
+            json.dumps(
+                {
+                    "actor": {"mbox": "mailto:a@example.org"},
+                    "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+                    "object": {"id": "https://content.example.org/au-1"},
+                }
+            )
+        )
+        prepared = prepare_statements(
+            items,
+            authority=authority_agent(issued.credential, "http://tool.test"),
+            credential=issued.credential,
+        )
+        write_statements(db.session, prepared)
+        db.session.execute(update(DerivationQueue).values(queued_at=utcnow() - queued_ago))
+        db.session.commit()
+
+
+def score_row(app: Flask, world: World, status: str, due_ago: timedelta) -> None:
+    with app.app_context():
+        db.session.add(
+            ScoreOutbox(
+                resource_link_id=world.link_a.id,
+                learner_id=world.alice.id,
+                share=0.5,
+                activity_progress="InProgress",
+                grading_progress="FullyGraded",
+                score_timestamp=utcnow(),
+                cause="evidence",
+                status=status,
+                next_attempt_at=utcnow() - due_ago,
+            )
+        )
+        db.session.commit()
+
+
+def test_a_running_installation_is_all_ok_and_exits_0(runner: FlaskCliRunner, world: World) -> None:
+    code, found = checks(runner)
+
+    assert code == 0
+    assert all(check["ok"] for check in found.values())
+    assert found["schema"]["seen"].endswith("(newest)")
+    assert found["referentiels"]["seen"] == "diplovis-bgdc"
+    assert found["platforms"]["seen"] == "2 active, 0 waiting for activation"
+    assert found["evidence derivation"]["seen"] == "0 statement(s) waiting, 0 set aside"
+
+
+def test_a_fresh_installation_says_what_to_load_and_exits_1(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["status"])
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[1].startswith("!!  referentiels") and lines[1].endswith("none loaded")
+    assert lines[2].strip() == "→ lti-tool referentiel load diplovis-bgdc"
+    assert lines[0].startswith("ok  schema")
+
+
+def test_a_database_without_the_newest_schema_is_the_only_check(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+            "SECRET_KEY": "k",
+        }
+    )
+
+    code, found = checks(app.test_cli_runner())
+
+    assert code == 1
+    assert list(found) == ["schema"]
+    assert "at no schema; this version of the tool needs 0120_" in found["schema"]["seen"]
+    assert found["schema"]["todo"] == "lti-tool db upgrade"
+
+
+def test_statements_waiting_longer_than_five_minutes_mean_nothing_derives(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    queue_a_statement(app, timedelta(seconds=30))
+    code, found = checks(runner)
+    assert code == 0 and found["evidence derivation"]["ok"]
+
+    queue_a_statement(app, timedelta(minutes=12))
+    code, found = checks(runner)
+
+    assert code == 1
+    derivation = found["evidence derivation"]
+    assert derivation["seen"] == (
+        "2 statement(s) waiting, 0 set aside; the oldest has waited 12 min"
+    )
+    assert "lti-tool worker" in derivation["todo"]
+
+
+def test_statements_set_aside_need_attention(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    queue_a_statement(app, timedelta(seconds=1))
+    with app.app_context():
+        db.session.execute(update(DerivationQueue).values(failed_at=utcnow(), last_error="boom"))
+        db.session.commit()
+
+    code, found = checks(runner)
+
+    assert code == 1
+    assert found["evidence derivation"]["seen"] == "0 statement(s) waiting, 1 set aside"
+    assert found["evidence derivation"]["todo"].startswith("lti-tool evidence queue")
+
+
+def test_scores_overdue_or_undeliverable_need_attention(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    score_row(app, world, "pending", timedelta(seconds=10))  # being retried: normal
+    assert checks(runner)[0] == 0
+
+    score_row(app, world, "pending", timedelta(minutes=20))
+    code, found = checks(runner)
+    assert code == 1
+    assert found["gradebook delivery"]["seen"].endswith("; 1 due for more than 5 min")
+    assert found["gradebook delivery"]["todo"] == "start `lti-tool worker`"
+
+    with app.app_context():
+        db.session.execute(update(ScoreOutbox).values(status="dead"))
+        db.session.commit()
+    code, found = checks(runner)
+    assert code == 1
+    assert found["gradebook delivery"]["seen"] == "0 delivered, 0 pending, 2 undeliverable"
+    assert "lti-tool worker retry --all" in found["gradebook delivery"]["todo"]
+
+
+def test_a_redis_password_is_never_printed(app: Flask, world: World) -> None:
+    app.config["RATE_LIMIT_STORAGE_URL"] = "redis://:s3cret@127.0.0.1:6379"
+
+    result = app.test_cli_runner().invoke(main, ["status"])
+
+    assert "s3cret" not in result.output
+    assert "rate limits" in result.output and "shared (redis://)" in result.output
