@@ -77,7 +77,8 @@ def evidence_gaps(
     """The stored statements (voided and voiding ones left out; of ``platform`` only,
     when given) that gave no evidence and wait for no derivation, grouped by why,
     with the ``top`` most frequent subjects of each group. ``recent`` explains only
-    that many of them, the latest stored (a page must answer quickly)."""
+    that many of them, the latest stored (a page must answer quickly). Seen from a
+    platform, nothing is said of other platforms' learners."""
     scope = _scope(platform)
     has_evidence = exists().where(Evidence.statement_id == Statement.id)
     queued = exists().where(DerivationQueue.statement_id == Statement.id)
@@ -107,6 +108,10 @@ def evidence_gaps(
         gaps = explain_gaps(session, statement_facts(session, chunk), base_url)
         underived += len(chunk) - len(gaps)
         for gap, subject in gaps.values():
+            if platform is not None and gap is Gap.OTHER_PLATFORM:
+                # Seen from one platform, a learner of another is not known: saying
+                # more would tell whose address an email is on another platform.
+                gap = Gap.UNKNOWN_LEARNER
             counts.setdefault(gap, Counter())[subject] += 1
     groups = []
     for gap in Gap:  # derivation's order

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from lti_tool import admin_views
 from lti_tool.database import db
 from referentiel.models import Competency, Framework
-from tests.lti_tool.pages_world import ISS_A, ISS_B, World, launch_for, token_for
+from tests.lti_tool.pages_world import ISS_A, ISS_B, World, add_learner, launch_for, token_for
 from xapi import credentials
 from xapi.exceptions import Unauthorized
 from xapi.models import MappingRule
@@ -184,17 +184,22 @@ def test_admin_cannot_revoke_another_platform_credential(app: Flask, world: Worl
         assert credentials.authenticate(db.session, other_key, other.secret)
 
 
-def _post_statements(app: Flask, *actors_and_quizzes: tuple[str, str, int]) -> None:
-    """Quiz completions as Moodle's log store sends them, through the Statements resource."""
+def _post_statements(
+    app: Flask, *actors_and_quizzes: tuple[str, str, int], platform: str | None = None
+) -> None:
+    """Quiz completions as Moodle's log store sends them (``site`` empty: an H5P-style
+    ``mbox`` actor, ``sub`` its address), through the Statements resource."""
     with app.app_context():
-        issued = credentials.create_credential(db.session, "log store", None)
+        issued = credentials.create_credential(db.session, "log store", platform)
         db.session.commit()
         key, secret = issued.credential.key, issued.secret
     statements = [
         {
-            "actor": {"account": {"homePage": site, "name": sub}},
+            "actor": {"account": {"homePage": site, "name": sub}}
+            if site
+            else {"mbox": f"mailto:{sub}"},
             "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-            "object": {"id": f"{site}/mod/quiz/view.php?id={quiz}"},
+            "object": {"id": f"{site or ISS_A}/mod/quiz/view.php?id={quiz}"},
             "result": {"score": {"scaled": 0.8}},
         }
         for site, sub, quiz in actors_and_quizzes
@@ -244,3 +249,24 @@ def test_admin_page_explains_only_the_latest_statements_and_says_so(
     assert "3 n’en ont donné aucune." in section
     assert "Ci-dessous, les 2 plus récentes" in section
     assert section.count(f"<code>account:{ISS_A}|55") == 2
+
+
+def test_the_page_tells_nothing_of_another_platforms_learners(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    with app.app_context():
+        course_b = db.session.merge(world.course_b)
+        add_learner(db.session, course_b, "b-7", "Only on B")  # b-7@example.org
+        db.session.commit()
+    # Platform A's credential, probing two addresses: one of a learner of platform B,
+    # one of nobody.
+    _post_statements(app, ("", "b-7@example.org", 5), ("", "nobody@example.org", 5), platform=ISS_A)
+
+    html, _ = _open(client, _admin(app, world))
+
+    section = html[html.index('id="gaps-heading"') :]
+    assert "autre plateforme" not in section
+    assert "<code>mbox:mailto:b-7@example.org</code></th><td>1</td>" in section
+    assert "<code>mbox:mailto:nobody@example.org</code></th><td>1</td>" in section
+    assert section.count("<table") == 1  # both under "Apprenants pas encore connus"
+    assert "Apprenants pas encore connus" in section

@@ -15,6 +15,7 @@ from lti_tool import create_app
 from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.cli import main
 from lti_tool.database import db
+from lti_tool.keys import signing_key
 from referentiel.orm import utcnow
 from tests.lti_tool.pages_world import World
 from xapi.credentials import authority_agent, create_credential
@@ -69,7 +70,13 @@ def score_row(app: Flask, world: World, status: str, due_ago: timedelta) -> None
         db.session.commit()
 
 
-def test_a_running_installation_is_all_ok_and_exits_0(runner: FlaskCliRunner, world: World) -> None:
+def test_a_running_installation_is_all_ok_and_exits_0(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    with app.app_context():
+        kid = signing_key(db.session).kid
+        db.session.commit()
+
     code, found = checks(runner)
 
     assert code == 0
@@ -78,6 +85,7 @@ def test_a_running_installation_is_all_ok_and_exits_0(runner: FlaskCliRunner, wo
     assert found["referentiels"]["seen"] == "diplovis-bgdc"
     assert found["platforms"]["seen"] == "2 active, 0 waiting for activation"
     assert found["evidence derivation"]["seen"] == "0 statement(s) waiting, 0 set aside"
+    assert found["signing keys"]["seen"] == f"1 published, signing with {kid} (0 days old)"
 
 
 def test_a_fresh_installation_says_what_to_load_and_exits_1(runner: FlaskCliRunner) -> None:
