@@ -18,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.achievement import outbox
 from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.keys import active_keys
 from lti_tool.migrate import alembic_config
@@ -149,12 +150,7 @@ def _derivation(session: Session, now: datetime) -> Check:
 
 
 def _gradebook(session: Session, now: datetime) -> Check:
-    counts = {
-        status: count
-        for status, count in session.execute(
-            select(ScoreOutbox.status, func.count()).group_by(ScoreOutbox.status)
-        )
-    }
+    counts = outbox.status_counts(session)
     overdue = session.scalar(
         select(func.count())
         .select_from(ScoreOutbox)

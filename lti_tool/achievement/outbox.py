@@ -274,6 +274,16 @@ def retry(
     return [r.id for r in rows]
 
 
+def status_counts(session: Session) -> dict[str, int]:
+    """How many scores are in each status (pending, sending, delivered, dead...)."""
+    return {
+        status: count
+        for status, count in session.execute(
+            select(ScoreOutbox.status, func.count()).group_by(ScoreOutbox.status)
+        )
+    }
+
+
 @dataclass(frozen=True)
 class SyncOverview:
     counts: dict[str, int]

@@ -94,7 +94,7 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
         with db.new_session() as session:
             waiting = sum(
                 count
-                for status, count in outbox_counts(session).items()
+                for status, count in outbox.status_counts(session).items()
                 if status in ("pending", "sending")
             )
             backlog = derivation.backlog(session)
@@ -119,19 +119,6 @@ def _work(worker: Worker, once: bool, max_wait: float) -> None:
 def _recompute_expired(session: Any) -> None:
     if recompute.recompute_expired(session):
         session.commit()
-
-
-def outbox_counts(session: Any) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from lti_tool.achievement.models import ScoreOutbox
-
-    return {
-        status: count
-        for status, count in session.execute(
-            select(ScoreOutbox.status, func.count()).group_by(ScoreOutbox.status)
-        )
-    }
 
 
 @worker_group.command("dead-letters")
