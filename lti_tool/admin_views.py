@@ -159,6 +159,9 @@ def _page(
         "gaps": evidence_gaps(session, base, platform=g.launch.issuer, recent=GAPS_EXAMINED),
         "issued": issued,
         "xapi_endpoint": f"{base}/xapi/",
+        # An activity to map, from a "map it" link of the report below the form, or
+        # what was typed in a form refused.
+        "prefill_activity": request.values.get("activity", "")[:2000],
         "error": error,
     }
     context.update(_gap_texts())

@@ -233,7 +233,11 @@ def test_admin_sees_why_their_platforms_statements_gave_no_evidence(
     assert "Apprenants pas encore connus" in section
     assert f"<code>account:{ISS_A}|555</code></th><td>2</td>" in section
     assert "associez-les ci-dessus" in section
-    assert f"<code>{ISS_A}/mod/quiz/view.php?id=99</code></th><td>1</td>" in section
+    assert re.search(
+        rf"<code>{re.escape(ISS_A)}/mod/quiz/view.php\?id=99</code> <a [^>]*>L’associer"
+        r".*?</th><td>1</td>",
+        section,
+    )
     assert ISS_B not in html and "777" not in section
 
 
@@ -270,3 +274,34 @@ def test_the_page_tells_nothing_of_another_platforms_learners(
     assert "<code>mbox:mailto:nobody@example.org</code></th><td>1</td>" in section
     assert section.count("<table") == 1  # both under "Apprenants pas encore connus"
     assert "Apprenants pas encore connus" in section
+
+
+def test_an_unmapped_activity_is_mapped_from_its_link_in_the_report(
+    app: Flask, world: World
+) -> None:
+    client = app.test_client(use_cookies=False)
+    quiz = f"{ISS_A}/mod/quiz/view.php?id=99"
+    _post_statements(app, (ISS_A, "102", 99))  # Bob, on a quiz no rule maps
+    html, _ = _open(client, _admin(app, world))
+    section = html[html.index('id="gaps-heading"') :]
+    link = re.search(r'<a href="([^"]+)#rules-heading">L’associer', section)
+    assert link is not None
+
+    page = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+
+    field = re.search(r'<input id="rule-activity"[^>]*value="([^"]*)"', page)
+    assert field is not None and field.group(1) == quiz
+    lt = re.search(r"lt=([^&\"]+)", link.group(1))
+    assert lt is not None
+    answer = client.post(
+        "/admin/mapping-rules",
+        data={
+            "lt": lt.group(1),
+            "csrf_token": _csrf(page),
+            "activity": field.group(1),
+            "competency": "http://tool.test/referentiels/diplovis-bgdc/bloc-1/C2",
+        },
+    )
+    assert answer.status_code == 303
+    after = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "3 ont donné des preuves, 0 attendent d’être traitées, 0 n’en ont donné aucune." in after
