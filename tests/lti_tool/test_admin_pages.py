@@ -118,7 +118,9 @@ def test_bad_mapping_rule_is_refused_with_its_reason(app: Flask, world: World) -
         data={"lt": lt, "csrf_token": csrf, "activity": "not an iri", "competency": "x"},
     )
     assert answer.status_code == 400
-    assert 'role="alert"' in answer.get_data(as_text=True)
+    page = answer.get_data(as_text=True)
+    assert 'role="alert"' in page
+    assert 'name="activity" type="url" required size="60" value="not an iri">' in page  # kept
 
 
 def test_admin_forms_refuse_a_post_without_csrf_token(app: Flask, world: World) -> None:
