@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     screenshot,
 )
 from tests.lti_tool.pages_world import World, launch_for, token_for
+from xapi import credentials
 
 pytestmark = pytest.mark.browser
 
@@ -181,3 +182,40 @@ def test_trainer_signs_off_a_bloc_with_two_jurors_and_overrides_a_state(
     assert page.get_by_role("status").inner_text() == "L’état a été fixé manuellement."
     assert page.get_by_text("fixé manuellement par un formateur").first.is_visible()
     assert_no_serious_accessibility_violation(page)
+
+
+def test_admin_maps_an_activity_the_evidence_report_finds_unmapped(
+    app: Flask, world: World, live_server: LiveServer, page: Any
+) -> None:
+    quiz = "https://moodle-a.test/mod/quiz/view.php?id=99"
+    with app.app_context():
+        issued = credentials.create_credential(db.session, "log store", None)
+        db.session.commit()
+        auth = (issued.credential.key, issued.secret)
+    statement = {
+        "actor": {"account": {"homePage": "https://moodle-a.test", "name": "102"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": quiz},
+        "result": {"score": {"scaled": 0.8}},
+    }
+    posted = app.test_client().post(
+        "/xapi/statements",
+        json=statement,
+        headers={"X-Experience-API-Version": "1.0.3"},
+        auth=auth,
+    )
+    assert posted.status_code == 200
+    launch = launch_for(world.admin, world.course_a, world.link_a, "admin")
+    page.goto(_url(live_server, app, launch, "/admin/"))
+    report = page.locator("section", has=page.locator("#gaps-heading"))
+    assert "1 n’en ont donné aucune." in report.inner_text()
+    assert_no_serious_accessibility_violation(page)
+    screenshot(page, "admin-evidence-gaps")
+
+    report.get_by_role("link", name=f"L’associer {quiz}").click()
+
+    assert page.get_by_label("Identifiant de l’activité (IRI)").input_value() == quiz
+    page.get_by_label("Compétence", exact=True).select_option(index=1)
+    page.get_by_role("button", name="Ajouter la règle").click()
+    assert page.get_by_role("status").is_visible()
+    assert "0 n’en ont donné aucune." in report.inner_text()
