@@ -34,6 +34,10 @@ class ToolGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`lti-tool ... | head`): not a failure to report.
+            # Click's main() quiets the closed stdout and exits 1, as Python advises.
+            raise
         except (*DOMAIN_ERRORS, *OUTSIDE_ERRORS) as error:
             click.echo(f"Error: {describe(error)}", err=True)
             sys.exit(1)
