@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 
@@ -21,3 +23,11 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 def check(engine: Engine) -> None:
     """Raise when the models and the newest migration disagree."""
     command.check(alembic_config(engine))
+
+
+def revisions(engine: Engine) -> tuple[set[str], set[str]]:
+    """The revisions the database is at (empty: no schema) and the newest ones shipped."""
+    newest = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, newest

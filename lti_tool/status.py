@@ -12,16 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.achievement import outbox
 from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.keys import active_keys
-from lti_tool.migrate import alembic_config
+from lti_tool.migrate import revisions
 from lti_tool.models import Platform
 from referentiel.models import Framework
 from referentiel.orm import utcnow
@@ -58,14 +57,12 @@ def status_checks(session: Session, engine: Engine, config: dict[str, Any]) -> l
         _intake(session),
         _derivation(session, now),
         _gradebook(session, now),
-        _rate_limits(str(config.get("RATE_LIMIT_STORAGE_URL", "memory://"))),
+        _rate_limits(str(config["RATE_LIMIT_STORAGE_URL"])),
     ]
 
 
 def _schema(engine: Engine) -> Check:
-    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
-    with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
+    current, heads = revisions(engine)
     where = engine.url.render_as_string(hide_password=True)
     if current == heads:
         return Check("schema", True, f"{where} at {', '.join(sorted(current))} (newest)")
@@ -179,11 +176,12 @@ def _gradebook(session: Session, now: datetime) -> Check:
 
 
 def _rate_limits(storage_url: str) -> Check:
-    if storage_url.startswith("memory://"):
+    scheme = urlsplit(storage_url).scheme  # never more: the URL may hold a password
+    if scheme == "memory":
         return Check(
             "rate limits",
             True,
             "counted in each process (memory://)",
             "with several web workers, LTI_TOOL_RATE_LIMIT_STORAGE_URL=redis://HOST:6379",
         )
-    return Check("rate limits", True, f"shared ({storage_url.split('://', 1)[0]}://)")
+    return Check("rate limits", True, f"shared ({scheme}://)")

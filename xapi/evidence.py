@@ -175,7 +175,6 @@ def rederive(
         return EvidenceChange()
     serialise(session)
     session.flush()
-    base_url = base_url or session.info.get("base_url")
     wanted = _wanted_evidence(session, statements, base_url)
     existing = _existing_evidence(session, [s.id for s in statements])
     added = [row for key, row in wanted.items() if key not in existing]
@@ -325,7 +324,9 @@ def _wanted_evidence(
     gaps: Gaps | None = None,
 ) -> dict[_EvidenceKey, dict[str, Any]]:
     """The evidence rows these statements give; ``gaps``, when given, receives why each
-    statement that gives none does not."""
+    statement that gives none does not. ``base_url`` None: the session's (the tool's
+    URL, which competency IRIs start with)."""
+    base_url = base_url or session.info.get("base_url")
     gaps = {} if gaps is None else gaps
     candidates: list[_Candidate] = []
     for row in statements:
@@ -381,7 +382,7 @@ def explain_gaps(
     """Why each of these statements gives no evidence (those that give some are left
     out), by the same reading as derivation, so the two cannot disagree."""
     gaps: Gaps = {}
-    _wanted_evidence(session, statements, base_url or session.info.get("base_url"), gaps)
+    _wanted_evidence(session, statements, base_url, gaps)
     return gaps
 
 

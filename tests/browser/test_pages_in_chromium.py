@@ -17,8 +17,7 @@ from tests.browser.conftest import (
     assert_no_serious_accessibility_violation,
     screenshot,
 )
-from tests.lti_tool.pages_world import World, launch_for, token_for
-from xapi import credentials
+from tests.lti_tool.pages_world import World, launch_for, post_quiz_statements, token_for
 
 pytestmark = pytest.mark.browser
 
@@ -188,23 +187,7 @@ def test_admin_maps_an_activity_the_evidence_report_finds_unmapped(
     app: Flask, world: World, live_server: LiveServer, page: Any
 ) -> None:
     quiz = "https://moodle-a.test/mod/quiz/view.php?id=99"
-    with app.app_context():
-        issued = credentials.create_credential(db.session, "log store", None)
-        db.session.commit()
-        auth = (issued.credential.key, issued.secret)
-    statement = {
-        "actor": {"account": {"homePage": "https://moodle-a.test", "name": "102"}},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-        "object": {"id": quiz},
-        "result": {"score": {"scaled": 0.8}},
-    }
-    posted = app.test_client().post(
-        "/xapi/statements",
-        json=statement,
-        headers={"X-Experience-API-Version": "1.0.3"},
-        auth=auth,
-    )
-    assert posted.status_code == 200
+    post_quiz_statements(app, ("https://moodle-a.test", "102", 99))  # Bob, unmapped quiz
     launch = launch_for(world.admin, world.course_a, world.link_a, "admin")
     page.goto(_url(live_server, app, launch, "/admin/"))
     report = page.locator("section", has=page.locator("#gaps-heading"))

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from lti_tool.access import LaunchContext, issue_launch_token
+from lti_tool.database import db
 from lti_tool.models import (
     CourseContext,
     Deployment,
@@ -27,6 +28,7 @@ from lti_tool.models import (
     ResourceLink,
 )
 from referentiel.models import Bloc, Competency, Framework
+from xapi.credentials import create_credential
 from xapi.models import Evidence, Statement
 from xapi.signals import evidence_changed
 
@@ -220,3 +222,32 @@ def trainer_client(app: Flask, world: World, learner_id: int) -> tuple[FlaskClie
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found is not None
     return client, lt, found.group(1)
+
+
+def post_quiz_statements(
+    app: Flask, *actors_and_quizzes: tuple[str, str, int], platform: str | None = None
+) -> None:
+    """Quiz completions as Moodle's log store sends them (``site`` empty: an H5P-style
+    ``mbox`` actor, ``sub`` its address), through the Statements resource."""
+    with app.app_context():
+        issued = create_credential(db.session, "log store", platform)
+        db.session.commit()
+        key, secret = issued.credential.key, issued.secret
+    statements = [
+        {
+            "actor": {"account": {"homePage": site, "name": sub}}
+            if site
+            else {"mbox": f"mailto:{sub}"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": f"{site or ISS_A}/mod/quiz/view.php?id={quiz}"},
+            "result": {"score": {"scaled": 0.8}},
+        }
+        for site, sub, quiz in actors_and_quizzes
+    ]
+    answer = app.test_client().post(
+        "/xapi/statements",
+        json=statements,
+        headers={"X-Experience-API-Version": "1.0.3"},
+        auth=(key, secret),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)

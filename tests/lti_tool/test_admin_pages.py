@@ -14,7 +14,15 @@ from sqlalchemy import func, select
 from lti_tool import admin_views
 from lti_tool.database import db
 from referentiel.models import Competency, Framework
-from tests.lti_tool.pages_world import ISS_A, ISS_B, World, add_learner, launch_for, token_for
+from tests.lti_tool.pages_world import (
+    ISS_A,
+    ISS_B,
+    World,
+    add_learner,
+    launch_for,
+    post_quiz_statements,
+    token_for,
+)
 from xapi import credentials
 from xapi.exceptions import Unauthorized
 from xapi.models import MappingRule
@@ -186,39 +194,10 @@ def test_admin_cannot_revoke_another_platform_credential(app: Flask, world: Worl
         assert credentials.authenticate(db.session, other_key, other.secret)
 
 
-def _post_statements(
-    app: Flask, *actors_and_quizzes: tuple[str, str, int], platform: str | None = None
-) -> None:
-    """Quiz completions as Moodle's log store sends them (``site`` empty: an H5P-style
-    ``mbox`` actor, ``sub`` its address), through the Statements resource."""
-    with app.app_context():
-        issued = credentials.create_credential(db.session, "log store", platform)
-        db.session.commit()
-        key, secret = issued.credential.key, issued.secret
-    statements = [
-        {
-            "actor": {"account": {"homePage": site, "name": sub}}
-            if site
-            else {"mbox": f"mailto:{sub}"},
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-            "object": {"id": f"{site or ISS_A}/mod/quiz/view.php?id={quiz}"},
-            "result": {"score": {"scaled": 0.8}},
-        }
-        for site, sub, quiz in actors_and_quizzes
-    ]
-    answer = app.test_client().post(
-        "/xapi/statements",
-        json=statements,
-        headers={"X-Experience-API-Version": "1.0.3"},
-        auth=(key, secret),
-    )
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-
-
 def test_admin_sees_why_their_platforms_statements_gave_no_evidence(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    _post_statements(
+    post_quiz_statements(
         app,
         (ISS_A, "555", 12),  # a learner who never launched
         (ISS_A, "555", 13),
@@ -247,7 +226,7 @@ def test_admin_page_explains_only_the_latest_statements_and_says_so(
     app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(admin_views, "GAPS_EXAMINED", 2)
-    _post_statements(app, (ISS_A, "555", 12), (ISS_A, "556", 12), (ISS_A, "557", 12))
+    post_quiz_statements(app, (ISS_A, "555", 12), (ISS_A, "556", 12), (ISS_A, "557", 12))
 
     html, _ = _open(client, _admin(app, world))
 
@@ -266,7 +245,9 @@ def test_the_page_tells_nothing_of_another_platforms_learners(
         db.session.commit()
     # Platform A's credential, probing two addresses: one of a learner of platform B,
     # one of nobody.
-    _post_statements(app, ("", "b-7@example.org", 5), ("", "nobody@example.org", 5), platform=ISS_A)
+    post_quiz_statements(
+        app, ("", "b-7@example.org", 5), ("", "nobody@example.org", 5), platform=ISS_A
+    )
 
     html, _ = _open(client, _admin(app, world))
 
@@ -283,7 +264,7 @@ def test_an_unmapped_activity_is_mapped_from_its_link_in_the_report(
 ) -> None:
     client = app.test_client(use_cookies=False)
     quiz = f"{ISS_A}/mod/quiz/view.php?id=99"
-    _post_statements(app, (ISS_A, "102", 99))  # Bob, on a quiz no rule maps
+    post_quiz_statements(app, (ISS_A, "102", 99))  # Bob, on a quiz no rule maps
     html, _ = _open(client, _admin(app, world))
     section = html[html.index('id="gaps-heading"') :]
     link = re.search(r'<a href="([^"]+)#rules-heading">L’associer', section)

@@ -54,10 +54,13 @@ def make_user(session: Session) -> Callable[..., LtiUser]:
 
 
 def store_statements(
-    session: Session, *statements: dict[str, Any], platform_issuer: str | None = None
+    session: Session,
+    *statements: dict[str, Any],
+    platform_issuer: str | None = None,
+    derive: bool = True,
 ) -> list[Statement]:
     """Store statements through the Statements resource's storage, commit, and derive
-    their evidence.
+    their evidence (``derive`` False: left queued, as a POST leaves them).
 
     ``platform_issuer`` binds the sending credential to that platform.
     """
@@ -73,7 +76,8 @@ def store_statements(
         ),
     )
     session.commit()
-    derivation.drain(session)
+    if derive:
+        derivation.drain(session)
     rows = {
         row.id: row
         for row in session.scalars(select(Statement).where(Statement.id.in_(result.new_ids)))
@@ -95,8 +99,12 @@ def void_statement(session: Session, target_id: str) -> None:
 
 @pytest.fixture
 def store(session: Session) -> Callable[..., list[Statement]]:
-    def run(*statements: dict[str, Any], platform_issuer: str | None = None) -> list[Statement]:
-        return store_statements(session, *statements, platform_issuer=platform_issuer)
+    def run(
+        *statements: dict[str, Any], platform_issuer: str | None = None, derive: bool = True
+    ) -> list[Statement]:
+        return store_statements(
+            session, *statements, platform_issuer=platform_issuer, derive=derive
+        )
 
     return run
 

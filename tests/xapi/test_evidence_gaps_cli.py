@@ -14,10 +14,8 @@ from xapi_samples import MOODLE, OTHER_MOODLE, cmi5_passed, h5p_answered, moodle
 
 from lti_tool.cli import main
 from lti_tool.models import Competency, LtiUser
-from xapi.credentials import authority_agent, create_credential
 from xapi.evidence import resolve_pending_for_user
 from xapi.models import MappingRule, Statement
-from xapi.statements_store import parse_body, prepare_statements, write_statements
 
 Store = Callable[..., Any]
 QUIZ_12 = f"{MOODLE}/mod/quiz/view.php?id=12"
@@ -32,18 +30,6 @@ def launched(user_id: str) -> dict[str, Any]:
         "verb": {"id": LAUNCHED, "display": {"en": "launched"}},
         "object": {"id": "https://content.example.org/cmi5/negociation/au-1"},
     }
-
-
-def queued_only(session: Session, *statements: dict[str, Any]) -> None:
-    """Stored and queued, as a POST leaves them before any derivation ran."""
-    issued = create_credential(session, "provider", None)
-    session.flush()
-    items, _ = parse_body(json.dumps(list(statements)))
-    prepared = prepare_statements(
-        items, authority=authority_agent(issued.credential, MOODLE), credential=issued.credential
-    )
-    write_statements(session, prepared)
-    session.commit()
 
 
 @pytest.fixture
@@ -185,10 +171,14 @@ def test_statements_a_repair_left_underived_are_counted_with_the_command_that_de
 
 
 def test_queued_and_voided_statements_are_not_reported_as_gaps(
-    runner: FlaskCliRunner, session: Session, a_class: None, void: Callable[[str], None]
+    runner: FlaskCliRunner,
+    session: Session,
+    a_class: None,
+    store: Store,
+    void: Callable[[str], None],
 ) -> None:
     void(session.scalar(select(Statement.id).where(Statement.object_id == QUIZ_13)))
-    queued_only(session, moodle_quiz_completed("42", 13, raw=3, attempt=40))
+    store(moodle_quiz_completed("42", 13, raw=3, attempt=40), derive=False)
 
     report = gaps(runner)
 
