@@ -22,6 +22,7 @@ from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.keys import active_keys
 from lti_tool.migrate import revisions
 from lti_tool.models import Platform
+from lti_tool.worker_heartbeats import latest
 from referentiel.models import Framework
 from referentiel.orm import utcnow
 from xapi import derivation
@@ -29,6 +30,9 @@ from xapi.models import Credential, Statement
 
 # Work due this long ago and still not done means nothing is doing it.
 STALLED_AFTER = timedelta(minutes=5)
+# A worker beats every 30 s; `lti-tool worker --once` from cron at each run, which
+# should come every few minutes. Silence this long means none runs.
+SILENT_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def status_checks(session: Session, engine: Engine, config: dict[str, Any]) -> l
         _keys(session, now),
         _intake(session),
         _derivation(session, now),
+        _workers(session, now),
         _gradebook(session, now),
         _rate_limits(str(config["RATE_LIMIT_STORAGE_URL"])),
     ]
@@ -144,6 +149,46 @@ def _derivation(session: Session, now: datetime) -> Check:
             "lti-tool evidence queue (why), then --retry once fixed",
         )
     return Check("evidence derivation", True, seen)
+
+
+def _workers(session: Session, now: datetime) -> Check:
+    seen = latest(session)
+    if not seen:
+        return Check(
+            "workers",
+            True,
+            "none has run yet: gradebook scores wait until one does",
+            "`lti-tool serve` runs one; beside another server, `lti-tool worker`",
+        )
+    alive = [w for w in seen if now - w.seen_at <= SILENT_AFTER]
+    if not alive:
+        last = seen[0]
+        return Check(
+            "workers",
+            False,
+            f"none seen for {_age(now - last.seen_at)}: the last, {last.name} "
+            f"({last.mode}), at {last.seen_at:%Y-%m-%d %H:%M} UTC",
+            "start `lti-tool worker` (or `lti-tool serve`), or check the cron entry "
+            "of `lti-tool worker --once` (every few minutes)",
+        )
+    names = ", ".join(f"{w.name} ({w.mode})" for w in alive)
+    return Check(
+        "workers",
+        True,
+        f"{len(alive)} seen in the last {SILENT_AFTER.seconds // 60} min, the latest "
+        f"{_age(now - alive[0].seen_at)} ago: {names}",
+    )
+
+
+def _age(elapsed: timedelta) -> str:
+    seconds = int(elapsed.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
 def _gradebook(session: Session, now: datetime) -> Check:

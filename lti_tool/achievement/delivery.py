@@ -16,8 +16,10 @@ import math
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -35,6 +37,7 @@ from lti_tool.models.platform import Deployment, Platform
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.platform_token import PlatformTokenError, access_token, forget
 from lti_tool.service_client import ServiceCallError
+from lti_tool.worker_heartbeats import BEAT_SECONDS, beat
 from referentiel.orm import utcnow
 
 log = logging.getLogger(__name__)
@@ -239,11 +242,17 @@ def deliver_one(
 
 @dataclass
 class Worker:
-    """Claims and delivers rows until told to stop (``stop`` is set by SIGTERM/SIGINT)."""
+    """Claims and delivers rows until told to stop (``stop`` is set by SIGTERM/SIGINT).
+
+    ``mode`` says how it runs (``worker``, ``worker --once``, ``serve``) in its
+    heartbeats (:mod:`lti_tool.worker_heartbeats`).
+    """
 
     new_session: Callable[[], Session]
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     name: str = field(default_factory=worker_name)
+    mode: str = "worker"
+    started_at: datetime = field(default_factory=utcnow)
     poll_seconds: float = 2.0
     stop: threading.Event = field(default_factory=threading.Event)
     http: requests.Session = field(default_factory=requests.Session)
@@ -291,8 +300,14 @@ class Worker:
             return None
         return max(0.0, (min(moments) - utcnow()).total_seconds())
 
+    def beat(self) -> None:
+        """Record that this worker is alive (``lti-tool status`` reads it)."""
+        with self.new_session() as session:
+            beat(session, self.name, self.mode, self.started_at)
+
     def drain(self, max_wait: float) -> int:
         """Deliver until nothing is left, waiting out backoffs shorter than ``max_wait``."""
+        self.beat()
         while not self.stop.is_set():
             if self.step():
                 continue
@@ -308,8 +323,12 @@ class Worker:
         A database that is briefly unavailable or locked does not end the loop: the
         worker logs it and tries again at the next poll.
         """
+        next_beat = 0.0
         while not self.stop.is_set():
             try:
+                if time.monotonic() >= next_beat:
+                    self.beat()
+                    next_beat = time.monotonic() + BEAT_SECONDS
                 if self.step():
                     continue
                 if self.on_idle is not None:

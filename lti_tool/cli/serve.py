@@ -1,12 +1,24 @@
-"""``lti-tool serve``: the production WSGI server (waitress), with the URLs an admin needs."""
+"""``lti-tool serve``: the zero-setup server (waitress), with the URLs an admin needs.
+
+It also delivers gradebook scores, in a thread doing what ``lti-tool worker`` does, so
+that the embedded default is whole without a second process to run. Beside a separate
+``lti-tool worker`` that thread is harmless: deliveries are claimed with a lease, never
+sent twice.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from types import FrameType
+
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from lti_tool import migrate
+from lti_tool.achievement.delivery import Worker
+from lti_tool.cli.worker import new_worker
 from lti_tool.database import db
 from lti_tool.registration_urls import registration_urls
 
@@ -32,9 +44,16 @@ def admin_urls(base_url: str) -> dict[str, str]:
     type=click.IntRange(1, 1024),
     help="Worker threads.",
 )
+@click.option(
+    "--deliver/--no-deliver",
+    default=True,
+    show_default=True,
+    help="Deliver gradebook scores in a thread (--no-deliver: `lti-tool worker` does).",
+)
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
-    """Run the tool with waitress (upgrading the database first)."""
+def serve_command(host: str, port: int, threads: int, deliver: bool) -> None:
+    """Run the tool with waitress (upgrading the database first); SIGTERM or Ctrl-C
+    stops it after the requests in progress."""
     from waitress import create_server
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -48,4 +67,43 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"Serving on http://{host}:{port} (public base URL {app.config['BASE_URL']})")
     for label, url in admin_urls(app.config["BASE_URL"]).items():
         click.echo(f"  {label}: {url}")
-    server.run()
+    delivery = _Delivery(app) if deliver else None
+    click.echo(
+        "Gradebook scores: delivered by this server."
+        if deliver
+        else "Gradebook scores: left to `lti-tool worker` (--no-deliver)."
+    )
+    # waitress ends its loop on SystemExit as on Ctrl-C, finishing what is in progress.
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if delivery is not None:
+            delivery.stop()
+    click.echo("Stopped.")
+
+
+class _Delivery:
+    """The delivery worker's thread. Stopping lets a delivery under way finish (up to
+    the platform's timeout); one cut short is claimed again when its lease ends."""
+
+    def __init__(self, app: Flask) -> None:
+        self.worker: Worker = new_worker("serve")
+        self.timeout = self.worker.settings.timeout
+        self.thread = threading.Thread(
+            target=self._run, args=(app,), name="gradebook-delivery", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, app: Flask) -> None:
+        with app.app_context():
+            self.worker.run()
+
+    def stop(self) -> None:
+        self.worker.stop.set()
+        self.thread.join(self.timeout + 1)
+
+
+def _exit(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -18,7 +18,8 @@ from lti_tool.status import status_checks
 @with_appcontext
 def status_command(as_json: bool) -> None:
     """Check the schema, référentiels, platforms, keys, xAPI intake, evidence derivation,
-    gradebook delivery and rate limits; exit 1 when one needs attention (for monitors)."""
+    workers, gradebook delivery and rate limits; exit 1 when one needs attention (for
+    monitors)."""
     checks = status_checks(db.session, db.engine, dict(current_app.config))
     if as_json:
         click.echo(json.dumps([check.record() for check in checks], ensure_ascii=False, indent=2))

@@ -66,13 +66,7 @@ def worker_group(
             "not become evidence here. Give the worker the web server's settings.",
             err=True,
         )
-    settings = delivery_settings(current_app.config, lease_seconds=lease_seconds)
-    worker = Worker(
-        new_session=db.new_session,
-        settings=settings,
-        poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
-        on_idle=_recompute_expired,
-    )
+    worker = new_worker("worker --once" if once else "worker", lease_seconds)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         worker.stop.set()
@@ -83,6 +77,18 @@ def worker_group(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def new_worker(mode: str, lease_seconds: float | None = None) -> Worker:
+    """A delivery worker on the current app's settings, which also recomputes the
+    achievement of deadlines passed while it has nothing to deliver."""
+    return Worker(
+        new_session=db.new_session,
+        settings=delivery_settings(current_app.config, lease_seconds=lease_seconds),
+        mode=mode,
+        poll_seconds=float(current_app.config["WORKER_POLL_SECONDS"]),
+        on_idle=_recompute_expired,
+    )
 
 
 def _work(worker: Worker, once: bool, max_wait: float) -> None:

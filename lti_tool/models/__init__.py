@@ -18,6 +18,7 @@ from lti_tool.models.platform import Deployment, Platform
 from lti_tool.models.platform_token import PlatformAccessToken
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.models.tool_key import ToolKey
+from lti_tool.models.worker_heartbeat import WorkerHeartbeat
 from referentiel.audit import AuditEvent
 from referentiel.models import Activity, Bloc, Competency, Criterion, Framework
 from referentiel.orm import Base
@@ -71,4 +72,5 @@ __all__ = [
     "StatementActivity",
     "StatementAgent",
     "ToolKey",
+    "WorkerHeartbeat",
 ]

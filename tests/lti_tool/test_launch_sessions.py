@@ -4,10 +4,8 @@ launch lets a user reach afterwards."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +28,7 @@ from tests.conftest import BASE_URL
 from tests.lms.fixtures import load_builtin_referentiel, register_platform
 from tests.lms.flow import LaunchFlow, cookieless_session, data_attributes, form_fields
 from tests.lms.platform import TestPlatform
+from tests.local_servers import free_port, wait_until_up
 
 # -- cookies
 
@@ -206,24 +205,6 @@ def test_forwarded_https_behind_a_trusted_proxy_makes_cookies_secure(
 
 
 # -- several processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(100):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            if requests.get(f"{url}/__heartbeat__", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start")
 
 
 @pytest.fixture

@@ -9,13 +9,15 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lti_tool import create_app
 from lti_tool.achievement.models import ScoreOutbox
 from lti_tool.cli import main
 from lti_tool.database import db
 from lti_tool.keys import signing_key
+from lti_tool.migrate import revisions
+from lti_tool.models.worker_heartbeat import WorkerHeartbeat
 from referentiel.orm import utcnow
 from tests.lti_tool.pages_world import World
 from xapi.credentials import authority_agent, create_credential
@@ -86,6 +88,7 @@ def test_a_running_installation_is_all_ok_and_exits_0(
     assert found["platforms"]["seen"] == "2 active, 0 waiting for activation"
     assert found["evidence derivation"]["seen"] == "0 statement(s) waiting, 0 set aside"
     assert found["signing keys"]["seen"] == f"1 published, signing with {kid} (0 days old)"
+    assert found["workers"]["seen"] == "none has run yet: gradebook scores wait until one does"
 
 
 def test_a_fresh_installation_says_what_to_load_and_exits_1(runner: FlaskCliRunner) -> None:
@@ -111,7 +114,10 @@ def test_a_database_without_the_newest_schema_is_the_only_check(tmp_path: Path) 
 
     assert code == 1
     assert list(found) == ["schema"]
-    assert "at no schema; this version of the tool needs 0120_" in found["schema"]["seen"]
+    [newest] = revisions(app.extensions["database"]["engine"])[1]
+    assert found["schema"]["seen"].endswith(
+        f"at no schema; this version of the tool needs {newest}"
+    )
     assert found["schema"]["todo"] == "lti-tool db upgrade"
 
 
@@ -176,3 +182,53 @@ def test_a_redis_password_is_never_printed(app: Flask, world: World) -> None:
 
     assert "s3cret" not in result.output
     assert "rate limits" in result.output and "shared (redis://)" in result.output
+
+
+def worker_seen(app: Flask, name: str, mode: str, ago: timedelta) -> None:
+    with app.app_context():
+        seen = utcnow() - ago
+        db.session.add(WorkerHeartbeat(name=name, mode=mode, started_at=seen, seen_at=seen))
+        db.session.commit()
+
+
+def test_a_worker_seen_lately_is_named_and_one_silent_for_long_needs_attention(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    worker_seen(app, "host-a:41:7", "worker --once", timedelta(minutes=40))
+    code, found = checks(runner)
+    assert code == 1
+    assert found["workers"]["seen"] == (
+        "none seen for 40 min: the last, host-a:41:7 (worker --once), at "
+        f"{utcnow() - timedelta(minutes=40):%Y-%m-%d %H:%M} UTC"
+    )
+    assert "lti-tool worker" in found["workers"]["todo"]
+
+    worker_seen(app, "host-b:52:9", "worker", timedelta(seconds=12))
+    code, found = checks(runner)
+    assert code == 0 and found["workers"]["ok"]
+    assert found["workers"]["seen"].startswith("1 seen in the last 15 min, the latest 1")
+    assert found["workers"]["seen"].endswith(" s ago: host-b:52:9 (worker)")
+
+
+def test_worker_once_shows_it_ran(app: Flask, runner: FlaskCliRunner, world: World) -> None:
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
+
+    code, found = checks(runner)
+
+    assert code == 0
+    assert found["workers"]["seen"].startswith("1 seen in the last 15 min")
+    assert found["workers"]["seen"].endswith(" (worker --once)")
+
+
+def test_a_beating_worker_forgets_workers_silent_for_a_day_but_not_its_own_past(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    worker_seen(app, "gone:1:1", "worker", timedelta(days=3))
+    code, found = checks(runner)
+    assert code == 1 and "none seen for 3 days: the last, gone:1:1" in found["workers"]["seen"]
+
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
+
+    with app.app_context():
+        modes = db.session.scalars(select(WorkerHeartbeat.mode)).all()
+    assert modes == ["worker --once"]

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,8 +28,10 @@ from lti_tool.achievement.outbox import DeliverySettings
 from lti_tool.cli import main
 from lti_tool.database import db
 from lti_tool.models.platform_token import PlatformAccessToken
+from lti_tool.models.worker_heartbeat import WorkerHeartbeat
 from referentiel.audit import AuditEvent
 from referentiel.orm import utcnow
+from tests.local_servers import free_port, wait_until_up
 
 FAST = DeliverySettings(
     max_attempts=10, base_delay=0.01, max_delay=0.05, timeout=2.0, lease_seconds=30
@@ -45,6 +48,11 @@ def worker(app: Flask, settings: DeliverySettings = FAST, name: str = "w1") -> W
 def rows(session: Session) -> list[ScoreOutbox]:
     session.expire_all()
     return list(session.scalars(select(ScoreOutbox).order_by(ScoreOutbox.id)))
+
+
+def heartbeats(session: Session) -> list[WorkerHeartbeat]:
+    session.expire_all()
+    return list(session.scalars(select(WorkerHeartbeat)))
 
 
 def bloc3_size(world: World) -> int:
@@ -379,10 +387,73 @@ def test_the_long_running_worker_stops_cleanly_on_sigterm(
         assert running.stdout is not None
         first = running.stdout.readline()
         assert first.startswith("Worker ") and "delivering scores" in first
+        _wait_for(lambda: heartbeats(session) != [])  # it shows it is alive
         running.send_signal(signal.SIGTERM)
         rest, errors = running.communicate(timeout=60)
     assert running.returncode == 0, errors
     assert rest == "Worker stopped after delivering 0 score(s).\n"
+    [heartbeat] = heartbeats(session)
+    assert (
+        heartbeat.mode == "worker"
+        and first
+        == f"Worker {heartbeat.name} deriving evidence and delivering scores (Ctrl-C to stop).\n"
+    )
+
+
+@contextmanager
+def _serving(app: Flask, tmp_path: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """`lti-tool serve` on a free port, answering, looking for scores to deliver every
+    0.1 s; its output is read once it has stopped."""
+    port = free_port()
+    with subprocess.Popen(
+        [_lti_tool(), "serve", "--port", str(port), *options],
+        env=_cli_env(app, tmp_path, LTI_TOOL_WORKER_POLL_SECONDS="0.1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as serving:
+        wait_until_up(f"http://127.0.0.1:{port}", serving)
+        yield serving
+
+
+def test_lti_tool_serve_delivers_scores_and_stops_cleanly_on_sigterm(
+    app: Flask, session: Session, lms_world: World, ags: AgsServer, tmp_path: Path
+) -> None:
+    """The zero-setup server is whole: a score queued while it runs reaches the
+    gradebook with no `lti-tool worker` beside it."""
+    lms_world.add_learner("u1")
+    lms_world.add_link("b3", "bloc-3")
+    session.commit()
+    with _serving(app, tmp_path) as serving:
+        lms_world.evidence("u1", "bloc-3/C1", score=0.9)
+        session.commit()
+        _wait_for(lambda: len(ags.state.accepted) == 1)
+        serving.send_signal(signal.SIGTERM)
+        rest, errors = serving.communicate(timeout=60)
+    assert serving.returncode == 0, errors
+    assert rest.startswith("Serving on http://127.0.0.1:")
+    assert rest.endswith("Gradebook scores: delivered by this server.\nStopped.\n")
+    [row] = rows(session)
+    assert row.status == "delivered" and ags.state.accepted[0]["userId"] == "u1"
+    [heartbeat] = heartbeats(session)
+    assert heartbeat.mode == "serve" and heartbeat.name == row.claimed_by
+
+
+def test_serve_without_delivery_leaves_scores_to_a_worker(
+    app: Flask, session: Session, lms_world: World, ags: AgsServer, tmp_path: Path
+) -> None:
+    lms_world.add_learner("u1")
+    lms_world.add_link("b3", "bloc-3")
+    lms_world.evidence("u1", "bloc-3/C1", score=0.9)
+    session.commit()
+    with _serving(app, tmp_path, "--no-deliver") as serving:
+        time.sleep(1.0)  # ten of a delivering server's polls
+        serving.send_signal(signal.SIGTERM)
+        rest, _errors = serving.communicate(timeout=60)
+    assert serving.returncode == 0
+    assert "Gradebook scores: left to `lti-tool worker` (--no-deliver).\n" in rest
+    assert ags.state.accepted == [] and [r.status for r in rows(session)] == ["pending"]
+    assert heartbeats(session) == []
 
 
 @pytest.mark.postgres_only
