@@ -33,6 +33,7 @@ STALLED_AFTER = timedelta(minutes=5)
 # A worker beats every 30 s; `lti-tool worker --once` from cron at each run, which
 # should come every few minutes. Silence this long means none runs.
 SILENT_AFTER = timedelta(minutes=15)
+NAMED = 3  # workers named in the workers check; the others counted
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def _workers(session: Session, now: datetime) -> Check:
             "start `lti-tool worker` (or `lti-tool serve`), or check the cron entry "
             "of `lti-tool worker --once` (every few minutes)",
         )
-    names = ", ".join(f"{w.name} ({w.mode})" for w in alive)
+    names = ", ".join(f"{w.name} ({w.mode})" for w in alive[:NAMED])
+    if len(alive) > NAMED:  # `worker --once` from cron: one per run
+        names += f" and {len(alive) - NAMED} more"
     return Check(
         "workers",
         True,

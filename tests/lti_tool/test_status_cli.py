@@ -210,6 +210,22 @@ def test_a_worker_seen_lately_is_named_and_one_silent_for_long_needs_attention(
     assert found["workers"]["seen"].endswith(" s ago: host-b:52:9 (worker)")
 
 
+def test_runs_from_cron_are_counted_beyond_the_latest_three(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    for minute in range(1, 11):
+        worker_seen(app, f"host-a:{minute}:1", "worker --once", timedelta(minutes=minute))
+
+    code, found = checks(runner)
+
+    assert code == 0
+    assert found["workers"]["seen"].startswith("10 seen in the last 15 min, the latest 6")
+    assert found["workers"]["seen"].endswith(
+        ": host-a:1:1 (worker --once), host-a:2:1 (worker --once), host-a:3:1 (worker --once)"
+        " and 7 more"
+    )
+
+
 def test_worker_once_shows_it_ran(app: Flask, runner: FlaskCliRunner, world: World) -> None:
     assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
 
