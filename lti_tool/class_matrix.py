@@ -82,6 +82,21 @@ def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
     )
 
 
+def course_learners(session: Session, course: CourseContext) -> list[LtiUser]:
+    """The course's active learners, by family name (or display name), then id."""
+    learners = session.scalars(
+        select(LtiUser)
+        .join(Membership, Membership.user_id == LtiUser.id)
+        .where(
+            Membership.context_id == course.id,
+            Membership.is_learner.is_(True),
+            Membership.active.is_(True),
+            LtiUser.issuer == course.issuer,
+        )
+    )
+    return sorted(learners, key=lambda u: ((u.family_name or u.display_name).casefold(), u.id))
+
+
 def build_matrix(
     session: Session,
     course: CourseContext,
@@ -95,23 +110,9 @@ def build_matrix(
         if not filters.bloc or b.key == filters.bloc
     ]
     competencies = [c for g in groups for c in g.competencies]
-    all_learners = list(
-        session.scalars(
-            select(LtiUser)
-            .join(Membership, Membership.user_id == LtiUser.id)
-            .where(
-                Membership.context_id == course.id,
-                Membership.is_learner.is_(True),
-                Membership.active.is_(True),
-                LtiUser.issuer == course.issuer,
-            )
-        )
-    )
+    all_learners = course_learners(session, course)
     needle = filters.name.casefold()
-    learners = sorted(
-        (u for u in all_learners if needle in u.display_name.casefold()),
-        key=lambda u: ((u.family_name or u.display_name).casefold(), u.id),
-    )
+    learners = [u for u in all_learners if needle in u.display_name.casefold()]
     states = states_for(session, _learner_ids(course), [c.id for c in competencies], detailed=False)
     syncs = sync_states(session, resource_link_id, _learner_ids(course))
     counted = counted_blocs(session, [u.id for u in learners], placement.blocs)

@@ -1,22 +1,20 @@
 """The class matrix as a spreadsheet: CSV (for French spreadsheet users too) and XLSX.
 
 CSV goes through :mod:`lti_tool.spreadsheet_csv` (UTF-8 with BOM, ``;`` on request,
-formula-like cells neutralised). In XLSX every text cell is written as a string, so
-nothing is ever a formula.
+formula-like cells neutralised), XLSX through :mod:`lti_tool.spreadsheet_xlsx` (every
+text cell a string, so nothing is ever a formula).
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask_babel import gettext
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from lti_tool.charts import bloc_short
 from lti_tool.class_matrix import ClassMatrix
 from lti_tool.spreadsheet_csv import csv_text
+from lti_tool.spreadsheet_xlsx import xlsx_bytes
 
 
 def matrix_table(matrix: ClassMatrix) -> list[list[Any]]:
@@ -43,21 +41,4 @@ def to_csv(matrix: ClassMatrix, delimiter: str = ",") -> bytes:
 
 
 def to_xlsx(matrix: ClassMatrix) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = gettext("Class matrix")[:31]
-    for r, row in enumerate(matrix_table(matrix), start=1):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c)
-            if isinstance(value, int):
-                cell.value = value
-            else:
-                cell.value = str(value)
-                cell.data_type = "s"  # text, never a formula
-            if r == 1:
-                cell.font = Font(bold=True)
-    sheet.freeze_panes = "D2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx_bytes(gettext("Class matrix"), matrix_table(matrix), freeze="D2")

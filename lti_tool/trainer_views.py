@@ -1,4 +1,5 @@
-"""The trainer's pages for one course: the class matrix, a learner's detail, exports.
+"""The trainer's pages for one course: the class matrix, a learner's detail, exports
+(the matrix, the jury's record).
 
 The course, platform and référentiel come from ``g.launch`` only; a learner id in a
 URL is checked to belong to that course (:func:`lti_tool.course_scope.learner_in_course`).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
@@ -31,9 +33,12 @@ from lti_tool.course_scope import (
 )
 from lti_tool.database import db
 from lti_tool.exceptions import LtiToolError, NotFound
+from lti_tool.jury_record import jury_table
 from lti_tool.learner_progress import audit_trail, evidence_of, jury_sittings, progress_of
 from lti_tool.matrix_export import to_csv, to_xlsx
 from lti_tool.models import CourseContext, LtiUser
+from lti_tool.spreadsheet_csv import csv_text
+from lti_tool.spreadsheet_xlsx import xlsx_bytes
 from referentiel.exceptions import ReferentielError
 from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
@@ -263,6 +268,35 @@ def export_xlsx() -> ResponseReturnValue:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": 'attachment; filename="class-matrix.xlsx"'},
     )
+
+
+@bp.get("/jury.csv")
+@require_launch(*TRAINER_ROLES)
+def jury_csv() -> ResponseReturnValue:
+    """The jury's record of the course (procès-verbal), for the certifier;
+    ``sep=semicolon`` for French Excel."""
+    header, *rows = _jury_table()
+    delimiter = ";" if request.args.get("sep") == "semicolon" else ","
+    return Response(
+        csv_text(header, rows, delimiter=delimiter).encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="jury-record.csv"'},
+    )
+
+
+@bp.get("/jury.xlsx")
+@require_launch(*TRAINER_ROLES)
+def jury_xlsx() -> ResponseReturnValue:
+    return Response(
+        xlsx_bytes(gettext("Jury"), _jury_table(), freeze="C2"),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="jury-record.xlsx"'},
+    )
+
+
+def _jury_table() -> list[list[Any]]:
+    course = course_of(db.session, g.launch)
+    return jury_table(db.session, course, placement_of(db.session, g.launch))
 
 
 @bp.post("/gradebook/<int:outbox_id>/retry")

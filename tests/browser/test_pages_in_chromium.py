@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from openpyxl import load_workbook
 
 from lti_tool.database import db
 from lti_tool.models import Platform
@@ -85,10 +86,21 @@ def test_trainer_filters_drills_down_and_exports(
     screenshot(page, "trainer-dashboard-filtered")
 
     with page.expect_download() as download:
-        page.get_by_role("link", name="CSV avec points-virgules (Excel en français)").click()
+        page.get_by_role(
+            "link", name="CSV avec points-virgules (Excel en français)", exact=True
+        ).click()
     text = download.value.path().read_bytes().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert [r[0] for r in rows[1:]] == ["Alice Martin"]
+    # The jury's record, for the certifier: no deliberation yet, its header alone.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="procès-verbal du jury (Excel, XLSX)").click()
+    assert download.value.suggested_filename == "jury-record.xlsx"
+    sheet = load_workbook(io.BytesIO(download.value.path().read_bytes())).active
+    assert sheet is not None and next(sheet.iter_rows(values_only=True))[:2] == (
+        "Apprenant",
+        "Courriel",
+    )
 
     page.get_by_role("link", name="Alice Martin").click()
     assert page.locator("h1").inner_text() == "Alice Martin"

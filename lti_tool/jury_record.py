@@ -1,0 +1,107 @@
+"""The jury's record of a course (procès-verbal): every deliberation of its learners on
+the placed blocs, with each juror who signed, as a table for the certifier.
+
+One row per deliberation, decided or still open, learners in the matrix's order, then
+bloc order, oldest sitting first; one group of columns per juror (at least two, the
+jury rule's pair). CSV through :mod:`lti_tool.spreadsheet_csv` and XLSX through
+:mod:`lti_tool.spreadsheet_xlsx`, as the class matrix.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lti_tool.achievement.models import JuryDecision, JurySignoff
+from lti_tool.charts import bloc_short
+from lti_tool.class_matrix import course_learners
+from lti_tool.competency_states import state_label
+from lti_tool.course_scope import Placement
+from lti_tool.models import CourseContext
+
+PANEL = 2  # juror columns shown even when fewer signed: the pair the rule asks for
+
+
+def jury_table(session: Session, course: CourseContext, placement: Placement) -> list[list[Any]]:
+    """Header row, then one row per deliberation of the course's learners."""
+    learners = course_learners(session, course)
+    bloc_order = {bloc.id: n for n, bloc in enumerate(placement.blocs)}
+    codes = {c.id: c.code for c in placement.competencies}
+    decisions = session.scalars(
+        select(JuryDecision)
+        .where(
+            JuryDecision.learner_id.in_([u.id for u in learners]),
+            JuryDecision.bloc_id.in_(list(bloc_order)),
+        )
+        .options(selectinload(JuryDecision.signoffs))
+    ).all()
+    order = {u.id: n for n, u in enumerate(learners)}
+    by_id = {u.id: u for u in learners}
+    decisions = sorted(
+        decisions,
+        key=lambda d: (order[d.learner_id], bloc_order[d.bloc_id], d.opened_at, d.id),
+    )
+    panel = max([PANEL, *(len(d.signoffs) for d in decisions)])
+    blocs = {bloc.id: bloc for bloc in placement.blocs}
+    rows: list[list[Any]] = [_header(panel)]
+    for d in decisions:
+        learner = by_id[d.learner_id]
+        row: list[Any] = [
+            learner.display_name,
+            learner.email or "",
+            gettext("Bloc %(n)s", n=bloc_short(blocs[d.bloc_id].key)),
+            blocs[d.bloc_id].title,
+            codes.get(d.competency_id, "") if d.competency_id else "",
+            _outcome(d),
+            _day(d.decided_at),
+        ]
+        for n in range(panel):
+            row += _juror(d.signoffs[n]) if n < len(d.signoffs) else ["", "", "", "", ""]
+        rows.append(row)
+    return rows
+
+
+def _header(panel: int) -> list[Any]:
+    header = [
+        gettext("Learner"),
+        gettext("Email"),
+        gettext("Bloc"),
+        gettext("Bloc title"),
+        gettext("Competency"),
+        gettext("Decision"),
+        gettext("Decided on"),
+    ]
+    for n in range(1, panel + 1):
+        header += [
+            gettext("Juror %(n)s", n=n),
+            gettext("Juror %(n)s external", n=n),
+            gettext("Juror %(n)s decision", n=n),
+            gettext("Juror %(n)s signed on", n=n),
+            gettext("Juror %(n)s comment", n=n),
+        ]
+    return header
+
+
+def _outcome(decision: JuryDecision) -> str:
+    if decision.status != "decided":
+        return gettext("open")
+    return state_label("valide" if decision.decision == "validated" else "non_valide")
+
+
+def _juror(signoff: JurySignoff) -> list[Any]:
+    return [
+        signoff.juror_name,
+        gettext("yes") if signoff.external else gettext("no"),
+        gettext("validated") if signoff.decision == "validated" else gettext("not validated"),
+        _day(signoff.signed_at),
+        signoff.comment,
+    ]
+
+
+def _day(moment: datetime | None) -> str:
+    """ISO 8601 (2026-06-30): one reading in every locale, and it sorts."""
+    return moment.date().isoformat() if moment is not None else ""
