@@ -74,7 +74,8 @@ class ClassMatrix:
         return [c for g in self.groups for c in g.competencies]
 
 
-def _learner_ids(course: CourseContext) -> Select[tuple[int]]:
+def course_learner_ids(course: CourseContext) -> Select[tuple[int]]:
+    """The ids of the course's active learners, as a subquery."""
     return select(Membership.user_id).where(
         Membership.context_id == course.id,
         Membership.is_learner.is_(True),
@@ -113,8 +114,9 @@ def build_matrix(
     all_learners = course_learners(session, course)
     needle = filters.name.casefold()
     learners = [u for u in all_learners if needle in u.display_name.casefold()]
-    states = states_for(session, _learner_ids(course), [c.id for c in competencies], detailed=False)
-    syncs = sync_states(session, resource_link_id, _learner_ids(course))
+    of_course = course_learner_ids(course)
+    states = states_for(session, of_course, [c.id for c in competencies], detailed=False)
+    syncs = sync_states(session, resource_link_id, of_course)
     counted = counted_blocs(session, [u.id for u in learners], placement.blocs)
     rows = []
     distribution: dict[int, dict[str, int]] = {c.id: dict.fromkeys(STATES, 0) for c in competencies}

@@ -14,11 +14,11 @@ from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from lti_tool.achievement.models import JuryDecision, JurySignoff
 from lti_tool.charts import bloc_short
-from lti_tool.class_matrix import course_learners
+from lti_tool.class_matrix import course_learner_ids, course_learners
 from lti_tool.competency_states import state_label
 from lti_tool.course_scope import Placement
 from lti_tool.models import CourseContext
@@ -30,22 +30,30 @@ def jury_table(session: Session, course: CourseContext, placement: Placement) ->
     """Header row, then one row per deliberation of the course's learners."""
     learners = course_learners(session, course)
     bloc_order = {bloc.id: n for n, bloc in enumerate(placement.blocs)}
-    codes = {c.id: c.code for c in placement.competencies}
-    decisions = session.scalars(
-        select(JuryDecision)
-        .where(
-            JuryDecision.learner_id.in_([u.id for u in learners]),
-            JuryDecision.bloc_id.in_(list(bloc_order)),
-        )
-        .options(selectinload(JuryDecision.signoffs))
-    ).all()
+    # Retired competencies too: a deliberation on one stays on the record.
+    codes = {c.id: c.code for bloc in placement.blocs for c in bloc.competencies}
+    # The course's learners as a subquery, not a list of ids: two queries whatever the
+    # class size (a list would be split into batches of bound parameters).
+    of_course = (
+        JuryDecision.learner_id.in_(course_learner_ids(course)),
+        JuryDecision.bloc_id.in_(list(bloc_order)),
+    )
+    decisions = session.scalars(select(JuryDecision).where(*of_course)).all()
+    signoffs: dict[int, list[JurySignoff]] = {d.id: [] for d in decisions}
+    for signoff in session.scalars(
+        select(JurySignoff)
+        .join(JuryDecision, JuryDecision.id == JurySignoff.jury_decision_id)
+        .where(*of_course)
+        .order_by(JurySignoff.signed_at, JurySignoff.id)
+    ):
+        signoffs[signoff.jury_decision_id].append(signoff)
     order = {u.id: n for n, u in enumerate(learners)}
     by_id = {u.id: u for u in learners}
     decisions = sorted(
-        decisions,
+        (d for d in decisions if d.learner_id in order),  # the course's platform's own
         key=lambda d: (order[d.learner_id], bloc_order[d.bloc_id], d.opened_at, d.id),
     )
-    panel = max([PANEL, *(len(d.signoffs) for d in decisions)])
+    panel = max([PANEL, *(len(signoffs[d.id]) for d in decisions)])
     blocs = {bloc.id: bloc for bloc in placement.blocs}
     rows: list[list[Any]] = [_header(panel)]
     for d in decisions:
@@ -60,7 +68,7 @@ def jury_table(session: Session, course: CourseContext, placement: Placement) ->
             _day(d.decided_at),
         ]
         for n in range(panel):
-            row += _juror(d.signoffs[n]) if n < len(d.signoffs) else ["", "", "", "", ""]
+            row += _juror(signoffs[d.id][n]) if n < len(signoffs[d.id]) else ["", "", "", "", ""]
         rows.append(row)
     return rows
 

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
+from sqlalchemy import event, update
 
 from lti_tool.achievement import jury
+from lti_tool.achievement.models import JuryDecision, JurySignoff
 from lti_tool.database import db
-from lti_tool.models import LtiUser
-from referentiel.models import Bloc
-from tests.lti_tool.pages_world import World, launch_for, token_for
+from lti_tool.models import CourseContext, LtiUser
+from referentiel.models import Bloc, Competency
+from tests.lti_tool.pages_world import World, add_learner, launch_for, token_for
 
 JUNE = datetime(2026, 6, 30, 14, tzinfo=UTC)
 # Sign-offs: (juror, external, decision, comment)
@@ -115,7 +117,7 @@ def test_a_third_signoff_gets_its_own_columns(
     assert alice[5] == "Validé par le jury"
 
 
-def test_a_deliberation_on_one_competency_names_it(
+def test_a_deliberation_on_one_competency_names_it_even_once_retired(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
     code = world.competencies[1].code
@@ -127,6 +129,13 @@ def test_a_deliberation_on_one_competency_names_it(
         ("Éric Externe", True, "not_validated", ""),
         competency=code,
     )
+    with app.app_context():  # a revision of the référentiel drops it
+        db.session.execute(
+            update(Competency)
+            .where(Competency.id == world.competencies[1].id)
+            .values(retired_at=JUNE)
+        )
+        db.session.commit()
 
     _header, alice = csv_rows(download(app, client, world, "/trainer/jury.csv", sep="semicolon"))
 
@@ -168,3 +177,50 @@ def test_learners_cannot_download_the_record(app: Flask, client: FlaskClient, wo
     for path in ("/trainer/jury.csv", "/trainer/jury.xlsx"):
         answer = client.get(path, query_string={"lt": token_for(app, launch)})
         assert answer.status_code == 403
+
+
+def test_the_record_reads_as_many_rows_in_as_many_queries_for_any_class(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Two deliberations of two sign-offs for each of 270 more learners (540 in all):
+    as many SQL queries as for the world's two learners."""
+
+    def queries() -> int:
+        seen: list[str] = []
+        engine = app.extensions["database"]["engine"]
+        listener = lambda *_args: seen.append("")  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert download(app, client, world, "/trainer/jury.csv").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    sign(app, world.alice, "bloc-1", INES_YES, ERIC_YES)
+    few = queries()
+    with app.app_context():
+        course = db.session.get(CourseContext, world.course_a.id)
+        assert course is not None
+        for n in range(270):
+            learner = add_learner(db.session, course, f"x{n}", f"Extra {n:03d}")
+            for bloc in world.framework.blocs:
+                decision = JuryDecision(learner_id=learner.id, bloc_id=bloc.id)
+                db.session.add(decision)
+                db.session.flush()
+                db.session.add_all(
+                    JurySignoff(
+                        jury_decision_id=decision.id,
+                        juror_id=name,
+                        juror_name=name,
+                        external=external,
+                        decision="validated",
+                        signed_at=JUNE,
+                    )
+                    for name, external, _decision, _comment in (INES_YES, ERIC_YES)
+                )
+        db.session.commit()
+
+    assert queries() == few
+    rows = csv_rows(download(app, client, world, "/trainer/jury.csv", sep="semicolon"))
+    assert len(rows) == 1 + 1 + 270 * len(world.framework.blocs)
+    assert all(row[7] == "Inès Interne" and row[12] == "Éric Externe" for row in rows[1:])
