@@ -56,6 +56,13 @@ def placement_of(session: Session, launch: LaunchContext) -> Placement:
         link = session.get(ResourceLink, launch.resource_link_id)
         if link is not None and link.context_id == launch.context_id:
             framework_key, bloc_key = link.framework_key, link.bloc_key
+    return placement_for(session, framework_key, bloc_key)
+
+
+def placement_for(
+    session: Session, framework_key: str = DEFAULT_FRAMEWORK_KEY, bloc_key: str | None = None
+) -> Placement:
+    """That référentiel (or one of its blocs); the first one loaded when it is not."""
     framework = session.scalars(
         select(Framework)
         .where(Framework.key == framework_key)

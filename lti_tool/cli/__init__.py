@@ -17,6 +17,7 @@ from lti_tool import create_app
 from lti_tool.cli.database import db_group
 from lti_tool.cli.evidence import evidence_group
 from lti_tool.cli.failures import DOMAIN_ERRORS, OUTSIDE_ERRORS, describe
+from lti_tool.cli.jury import jury_group
 from lti_tool.cli.lti import keys_group, platform_group
 from lti_tool.cli.progress import progress_command
 from lti_tool.cli.referentiel import referentiel_group
@@ -65,4 +66,5 @@ main.add_command(keys_group)
 main.add_command(platform_group)
 main.add_command(worker_group)
 main.add_command(rules_group)
+main.add_command(jury_group)
 main.add_command(status_command)

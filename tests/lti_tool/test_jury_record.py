@@ -7,14 +7,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from openpyxl import load_workbook
 from sqlalchemy import event, update
 
 from lti_tool.achievement import jury
 from lti_tool.achievement.models import JuryDecision, JurySignoff
+from lti_tool.cli import main
 from lti_tool.database import db
 from lti_tool.models import CourseContext, LtiUser
 from referentiel.models import Bloc, Competency
@@ -224,3 +226,47 @@ def test_the_record_reads_as_many_rows_in_as_many_queries_for_any_class(
     rows = csv_rows(download(app, client, world, "/trainer/jury.csv", sep="semicolon"))
     assert len(rows) == 1 + 1 + 270 * len(world.framework.blocs)
     assert all(row[7] == "Inès Interne" and row[12] == "Éric Externe" for row in rows[1:])
+
+
+def test_the_cli_writes_the_same_record_for_a_course(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, world: World, tmp_path: Path
+) -> None:
+    sign(app, world.alice, "bloc-1", INES_YES, ERIC_YES)
+    sign(app, world.zoe, "bloc-1", ("Secret Juror", True, "validated", "course B"))
+    where = ["--platform", world.course_a.issuer, "--context", world.course_a.context_id]
+    framework = ["--framework", world.framework.key]
+
+    printed = runner.invoke(main, ["jury", "record", *where, *framework, "--separator", ";"])
+    assert printed.exit_code == 0, printed.output
+    page = download(app, client, world, "/trainer/jury.csv", sep="semicolon")
+    assert printed.stdout_bytes == page.data  # the trainer's download, byte for byte
+
+    english = runner.invoke(main, ["jury", "record", *where, *framework, "--language", "en"])
+    assert english.output.startswith("\ufeffLearner,Email,Bloc,Bloc title,Competency,Decision")
+    assert "Validated by the jury" in english.output and "Secret Juror" not in english.output
+
+    target = tmp_path / "pv.xlsx"
+    written = runner.invoke(
+        main, ["jury", "record", *where, *framework, "--format", "xlsx", "-o", str(target)]
+    )
+    assert written.output == f"1 deliberation(s) written to {target}.\n"
+    sheet = load_workbook(target).active
+    assert sheet is not None and [c.value for c in next(sheet.iter_rows(min_row=2))][:2] == [
+        "Alice Martin",
+        world.alice.email,
+    ]
+
+
+def test_the_cli_refuses_what_it_cannot_do_in_one_line(
+    runner: FlaskCliRunner, world: World, tmp_path: Path
+) -> None:
+    where = ["--platform", world.course_a.issuer, "--context", world.course_a.context_id]
+
+    no_file = runner.invoke(main, ["jury", "record", *where, "--format", "xlsx"])
+    assert no_file.exit_code == 2 and "XLSX needs --output FILE" in no_file.output
+    no_course = runner.invoke(main, ["jury", "record", "--platform", "https://x", "--context", "9"])
+    assert no_course.exit_code == 1
+    assert no_course.output == "Error: no course '9' known for platform 'https://x'\n"
+    no_framework = runner.invoke(main, ["jury", "record", *where, "--framework", "nope"])
+    assert no_framework.output == "Error: no référentiel 'nope' is loaded\n"
+    assert no_framework.exit_code == 1
