@@ -49,6 +49,18 @@ def course_of(session: Session, launch: LaunchContext) -> CourseContext:
     return course
 
 
+def course_named(session: Session, issuer: str, context_id: str) -> CourseContext:
+    """The course a platform calls ``context_id`` (the CLI's way in, where no launch is)."""
+    course = session.scalar(
+        select(CourseContext).where(
+            CourseContext.issuer == issuer, CourseContext.context_id == context_id
+        )
+    )
+    if course is None:
+        raise NotFound(f"no course {context_id!r} known for platform {issuer!r}")
+    return course
+
+
 def placement_of(session: Session, launch: LaunchContext) -> Placement:
     """The référentiel (or bloc) the launch's resource link placed; the built-in one else."""
     framework_key, bloc_key = DEFAULT_FRAMEWORK_KEY, None

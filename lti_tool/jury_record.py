@@ -3,8 +3,8 @@ the placed blocs, with each juror who signed, as a table for the certifier.
 
 One row per deliberation, decided or still open, learners in the matrix's order, then
 bloc order, oldest sitting first; one group of columns per juror (at least two, the
-jury rule's pair). CSV through :mod:`lti_tool.spreadsheet_csv` and XLSX through
-:mod:`lti_tool.spreadsheet_xlsx`, as the class matrix.
+jury rule's pair). CSV through :func:`lti_tool.spreadsheet_csv.table_csv` and XLSX
+through :func:`to_xlsx`, as the class matrix.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lti_tool.class_matrix import course_learner_ids, course_learners
 from lti_tool.competency_states import state_label
 from lti_tool.course_scope import Placement
 from lti_tool.models import CourseContext
+from lti_tool.spreadsheet_xlsx import xlsx_bytes
 
 PANEL = 2  # juror columns shown even when fewer signed: the pair the rule asks for
 
@@ -71,6 +72,10 @@ def jury_table(session: Session, course: CourseContext, placement: Placement) ->
             row += _juror(signoffs[d.id][n]) if n < len(signoffs[d.id]) else ["", "", "", "", ""]
         rows.append(row)
     return rows
+
+
+def to_xlsx(table: list[list[Any]]) -> bytes:
+    return xlsx_bytes(gettext("Jury"), table, freeze="C2")
 
 
 def _header(panel: int) -> list[Any]:

@@ -13,7 +13,7 @@ from flask_babel import gettext
 
 from lti_tool.charts import bloc_short
 from lti_tool.class_matrix import ClassMatrix
-from lti_tool.spreadsheet_csv import csv_text
+from lti_tool.spreadsheet_csv import table_csv
 from lti_tool.spreadsheet_xlsx import xlsx_bytes
 
 
@@ -36,8 +36,7 @@ def matrix_table(matrix: ClassMatrix) -> list[list[Any]]:
 
 def to_csv(matrix: ClassMatrix, delimiter: str = ",") -> bytes:
     """Through :mod:`lti_tool.spreadsheet_csv`: BOM, ``;`` option, formulas neutralised."""
-    header, *rows = matrix_table(matrix)
-    return csv_text(header, rows, delimiter=delimiter).encode("utf-8")
+    return table_csv(matrix_table(matrix), delimiter=delimiter)
 
 
 def to_xlsx(matrix: ClassMatrix) -> bytes:

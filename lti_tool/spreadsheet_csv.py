@@ -45,3 +45,9 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, delimiter:
     for row in rows:
         writer.writerow([cell_text(value, decimal_comma=decimal_comma) for value in row])
     return BOM + out.getvalue()
+
+
+def table_csv(table: Sequence[Sequence[Any]], *, delimiter: str = ",") -> bytes:
+    """A table whose first row is its header, as a downloadable file (UTF-8)."""
+    header, *rows = table
+    return csv_text(header, rows, delimiter=delimiter).encode("utf-8")

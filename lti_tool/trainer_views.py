@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
-from lti_tool import charts
+from lti_tool import charts, jury_record
 from lti_tool.access import Role, launch_url, require_launch
 from lti_tool.achievement import jury, outbox
 from lti_tool.achievement.exceptions import AchievementError
@@ -33,12 +33,10 @@ from lti_tool.course_scope import (
 )
 from lti_tool.database import db
 from lti_tool.exceptions import LtiToolError, NotFound
-from lti_tool.jury_record import jury_table
 from lti_tool.learner_progress import audit_trail, evidence_of, jury_sittings, progress_of
 from lti_tool.matrix_export import to_csv, to_xlsx
 from lti_tool.models import CourseContext, LtiUser
-from lti_tool.spreadsheet_csv import csv_text
-from lti_tool.spreadsheet_xlsx import xlsx_bytes
+from lti_tool.spreadsheet_csv import table_csv
 from referentiel.exceptions import ReferentielError
 from referentiel.models import Bloc, Competency
 from referentiel.orm import utcnow
@@ -275,10 +273,9 @@ def export_xlsx() -> ResponseReturnValue:
 def jury_csv() -> ResponseReturnValue:
     """The jury's record of the course (procès-verbal), for the certifier;
     ``sep=semicolon`` for French Excel."""
-    header, *rows = _jury_table()
     delimiter = ";" if request.args.get("sep") == "semicolon" else ","
     return Response(
-        csv_text(header, rows, delimiter=delimiter).encode("utf-8"),
+        table_csv(_jury_table(), delimiter=delimiter),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="jury-record.csv"'},
     )
@@ -288,7 +285,7 @@ def jury_csv() -> ResponseReturnValue:
 @require_launch(*TRAINER_ROLES)
 def jury_xlsx() -> ResponseReturnValue:
     return Response(
-        xlsx_bytes(gettext("Jury"), _jury_table(), freeze="C2"),
+        jury_record.to_xlsx(_jury_table()),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": 'attachment; filename="jury-record.xlsx"'},
     )
@@ -296,7 +293,7 @@ def jury_xlsx() -> ResponseReturnValue:
 
 def _jury_table() -> list[list[Any]]:
     course = course_of(db.session, g.launch)
-    return jury_table(db.session, course, placement_of(db.session, g.launch))
+    return jury_record.jury_table(db.session, course, placement_of(db.session, g.launch))
 
 
 @bp.post("/gradebook/<int:outbox_id>/retry")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.achievement.models import BlocState, CompetencyState, LearnerTrack
+from lti_tool.course_scope import course_named
 from lti_tool.exceptions import NotFound
 from lti_tool.models.people import CourseContext, LtiUser, Membership
 from lti_tool.models.resource_link import ResourceLink
@@ -110,13 +111,7 @@ def class_progress(
 
     When no resource link names a framework yet, every loaded framework is shown.
     """
-    context = session.scalar(
-        select(CourseContext).where(
-            CourseContext.issuer == issuer, CourseContext.context_id == context_id
-        )
-    )
-    if context is None:
-        raise NotFound(f"no course {context_id!r} known for platform {issuer!r}")
+    context = course_named(session, issuer, context_id)
     learners_query = (
         select(LtiUser)
         .join(Membership, Membership.user_id == LtiUser.id)

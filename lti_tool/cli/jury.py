@@ -7,16 +7,14 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 from sqlalchemy import select
 
-from lti_tool.course_scope import DEFAULT_FRAMEWORK_KEY, placement_for
+from lti_tool.course_scope import DEFAULT_FRAMEWORK_KEY, course_named, placement_for
 from lti_tool.database import db
 from lti_tool.exceptions import NotFound
-from lti_tool.jury_record import jury_table
-from lti_tool.models import CourseContext
-from lti_tool.spreadsheet_csv import csv_text
-from lti_tool.spreadsheet_xlsx import xlsx_bytes
+from lti_tool.jury_record import jury_table, to_xlsx
+from lti_tool.spreadsheet_csv import table_csv
 from referentiel.models import Framework
 
 
@@ -64,22 +62,12 @@ def record_command(
     """Every deliberation of the course's learners, with its jurors: CSV or XLSX."""
     if output_format == "xlsx" and output is None:
         raise click.UsageError("XLSX needs --output FILE")
-    course = db.session.scalar(
-        select(CourseContext).where(
-            CourseContext.issuer == issuer, CourseContext.context_id == context_id
-        )
-    )
-    if course is None:
-        raise NotFound(f"no course {context_id!r} known for platform {issuer!r}")
+    course = course_named(db.session, issuer, context_id)
     if db.session.scalar(select(Framework.id).where(Framework.key == framework_key)) is None:
         raise NotFound(f"no référentiel {framework_key!r} is loaded")
     with force_locale(language):
         rows = jury_table(db.session, course, placement_for(db.session, framework_key))
-        if output_format == "xlsx":
-            content = xlsx_bytes(gettext("Jury"), rows, freeze="C2")
-        else:
-            header, *body = rows
-            content = csv_text(header, body, delimiter=separator).encode("utf-8")
+        content = to_xlsx(rows) if output_format == "xlsx" else table_csv(rows, delimiter=separator)
     if output is None:
         click.echo(content, nl=False)  # bytes: written as they are
         return

@@ -90,7 +90,6 @@ class _Delivery:
 
     def __init__(self, app: Flask) -> None:
         self.worker: Worker = new_worker("serve")
-        self.timeout = self.worker.settings.timeout
         self.thread = threading.Thread(
             target=self._run, args=(app,), name="gradebook-delivery", daemon=True
         )
@@ -102,7 +101,7 @@ class _Delivery:
 
     def stop(self) -> None:
         self.worker.stop.set()
-        self.thread.join(self.timeout + 1)
+        self.thread.join(self.worker.settings.timeout + 1)
 
 
 def _exit(_signum: int, _frame: FrameType | None) -> None:
