@@ -1,5 +1,6 @@
-"""SQL over lists of values that stays cheap on PostgreSQL: ``column IN (values)`` as
-one cached SQL text, and many-row INSERTs (:func:`insert_rows`).
+"""SQL over lists of values that stays cheap on PostgreSQL: ``column IN (values)`` and
+``(a, b) IN (pairs)`` as one cached SQL text each, and many-row INSERTs
+(:func:`insert_rows`).
 
 An expanded ``IN (:p1, :p2, ...)`` is new SQL text for every list length, so neither
 SQLAlchemy's nor psycopg's statement cache helps and PostgreSQL plans it afresh;
@@ -10,6 +11,7 @@ keeps ``IN``. Lists are cut in chunks of :data:`CHUNK` by the callers.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,11 +21,15 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Integer,
     String,
     Table,
     any_,
     bindparam,
+    func,
     insert,
+    select,
+    tuple_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -46,6 +52,37 @@ def one_of(
             item_type = String()
         return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
     return column.in_(list(values))
+
+
+def pairs_of(
+    session: Session,
+    first: ColumnElement[int] | QueryableAttribute[int],
+    second: ColumnElement[int] | QueryableAttribute[int],
+    pairs: Collection[tuple[int, int]],
+) -> ColumnElement[bool]:
+    """``(first, second) IN pairs``, exactly, as one SQL text whatever the number of
+    pairs, which each database answers from an index on the two columns: the pairs go
+    as two arrays unnested side by side (PostgreSQL) or as one JSON array of
+    ``[first, second]`` read by ``json_each`` (SQLite)."""
+    ordered = sorted((int(a), int(b)) for a, b in pairs)
+    if session.get_bind().dialect.name == "postgresql":
+        listed = (
+            func.unnest(
+                bindparam(None, [a for a, _ in ordered], type_=ARRAY(Integer)),
+                bindparam(None, [b for _, b in ordered], type_=ARRAY(Integer)),
+            )
+            .table_valued("first", "second")
+            .render_derived()
+        )
+        wanted = select(listed.c.first, listed.c.second)
+    else:
+        listed = func.json_each(
+            bindparam(None, json.dumps(ordered, separators=(",", ":")), type_=String())
+        ).table_valued("value")
+        wanted = select(
+            func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]")
+        )
+    return tuple_(first, second).in_(wanted)
 
 
 def chunks(values: list[T], size: int = CHUNK) -> Iterable[list[T]]:

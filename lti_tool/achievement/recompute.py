@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -42,7 +42,7 @@ from referentiel.orm import utcnow
 from xapi.evidence_lock import serialise
 from xapi.models import Evidence
 from xapi.signals import evidence_changed
-from xapi.value_lists import insert_rows, one_of
+from xapi.value_lists import insert_rows, pairs_of
 
 Pair = tuple[int, int]  # (learner_id, competency_id)
 # The evidence columns the rules read: EvidenceItem's fields, in their order.
@@ -94,20 +94,6 @@ def _on_evidence_changed(
     recompute_pairs(sender, set(touched), cause="evidence", added=only_added)
 
 
-def _pair_filter(session: Session, learner_col: Any, other_col: Any, pairs: set[Pair]) -> Any:
-    """A superset of ``pairs``: every learner among them × every competency (or bloc).
-
-    Two array (PostgreSQL) or expanding IN (SQLite) parameters, so the statement is
-    compiled once and cached whatever the number of pairs (an OR of one term per
-    learner was compiled anew for each batch). Callers keep only the rows whose pair is
-    wanted; the extra rows are few (a batch touches few competencies).
-    """
-    return and_(
-        one_of(session, learner_col, sorted({learner for learner, _ in pairs})),
-        one_of(session, other_col, sorted({other for _, other in pairs})),
-    )
-
-
 def _latest_jury(
     session: Session, learner_ids: set[int], bloc_ids: set[int]
 ) -> tuple[dict[Pair, Row[Any]], dict[Pair, Row[Any]]]:
@@ -148,10 +134,9 @@ def _evidence_of(session: Session, pairs: set[Pair]) -> dict[Pair, list[Evidence
         Evidence.learner_id,
         Evidence.competency_id,
         *(Evidence.__table__.c[name] for name in _ITEM_COLUMNS),
-    ).where(_pair_filter(session, Evidence.learner_id, Evidence.competency_id, pairs))
+    ).where(pairs_of(session, Evidence.learner_id, Evidence.competency_id, pairs))
     for learner_id, competency_id, *item in session.connection().execute(query):
-        if (learner_id, competency_id) in pairs:
-            evidence[(learner_id, competency_id)].append(EvidenceItem(*item))
+        evidence[(learner_id, competency_id)].append(EvidenceItem(*item))
     return evidence
 
 
@@ -234,7 +219,7 @@ def recompute_pairs(
         (s.learner_id, s.competency_id): s
         for s in connection.execute(
             _STATE_READ.where(
-                _pair_filter(session, _STATES.c.learner_id, _STATES.c.competency_id, pairs)
+                pairs_of(session, _STATES.c.learner_id, _STATES.c.competency_id, pairs)
             )
         )
     }
@@ -257,7 +242,7 @@ def recompute_pairs(
             CompetencyOverride.state,
         )
         .where(
-            _pair_filter(
+            pairs_of(
                 session, CompetencyOverride.learner_id, CompetencyOverride.competency_id, pairs
             )
         )
@@ -385,9 +370,7 @@ def _refresh_blocs(
             CompetencyState.competency_id,
             CompetencyState.state,
         ).where(
-            _pair_filter(
-                session, CompetencyState.learner_id, CompetencyState.bloc_id, learner_blocs
-            )
+            pairs_of(session, CompetencyState.learner_id, CompetencyState.bloc_id, learner_blocs)
         )
     ):
         standings[(learner_id, bloc_id)][competency_id] = state
@@ -395,9 +378,7 @@ def _refresh_blocs(
         (row.learner_id, row.bloc_id): row
         for row in connection.execute(
             _BLOC_STATE_READ.where(
-                _pair_filter(
-                    session, _BLOC_STATES.c.learner_id, _BLOC_STATES.c.bloc_id, learner_blocs
-                )
+                pairs_of(session, _BLOC_STATES.c.learner_id, _BLOC_STATES.c.bloc_id, learner_blocs)
             )
         )
     }
