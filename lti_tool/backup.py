@@ -25,6 +25,9 @@ from sqlalchemy.engine import URL
 
 from lti_tool.exceptions import LtiToolError
 
+# How to put a backup back, for the person who made it.
+RESTORE = "stop the web server and the workers, then `lti-tool db restore {path}`"
+
 
 class BackupError(LtiToolError):
     """The backup could not be made; nothing was left at the destination."""
@@ -46,9 +49,9 @@ def back_up(engine: Engine, destination: Path) -> Backup:
     partial.unlink(missing_ok=True)
     try:
         if engine.dialect.name == "sqlite":
-            restore = _sqlite(engine.url, partial)
+            _sqlite(engine.url, partial)
         elif engine.dialect.name == "postgresql":
-            restore = _postgresql(engine.url, partial)
+            _postgresql(engine.url, partial)
         else:
             raise BackupError(f"no backup for a {engine.dialect.name} database")
         with partial.open("rb") as written:
@@ -56,10 +59,10 @@ def back_up(engine: Engine, destination: Path) -> Backup:
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
-    return Backup(destination, destination.stat().st_size, restore.format(path=destination))
+    return Backup(destination, destination.stat().st_size, RESTORE.format(path=destination))
 
 
-def _sqlite(url: URL, partial: Path) -> str:
+def _sqlite(url: URL, partial: Path) -> None:
     source_path = url.database
     if not source_path or source_path == ":memory:" or not Path(source_path).is_file():
         raise BackupError(f"no SQLite database file at {source_path!r}")
@@ -76,20 +79,23 @@ def _sqlite(url: URL, partial: Path) -> str:
         source.close()
     if verdict != "ok":
         raise BackupError(f"the copy does not pass SQLite's integrity check: {verdict}")
-    return (
-        f"stop the tool, remove {source_path}-wal and {source_path}-shm if present, "
-        f"copy {{path}} to {source_path}, start the tool"
-    )
 
 
-def _postgresql(url: URL, partial: Path) -> str:
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        raise BackupError("pg_dump is not installed (Debian: apt install postgresql-client)")
+def libpq_target(url: URL) -> tuple[str, dict[str, str]]:
+    """The database as PostgreSQL's own tools name it (``--dbname``), without its
+    password, and their environment, which carries the password (``PGPASSWORD``)."""
     target = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     env = dict(os.environ)
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
+    return target, env
+
+
+def _postgresql(url: URL, partial: Path) -> None:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise BackupError("pg_dump is not installed (Debian: apt install postgresql-client)")
+    target, env = libpq_target(url)
     # The arguments are this installation's own settings, passed as a list (no shell).
     done = subprocess.run(  # noqa: S603
         [pg_dump, "--format=custom", "--file", str(partial), "--dbname", target],
@@ -101,4 +107,3 @@ def _postgresql(url: URL, partial: Path) -> str:
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
         raise BackupError(f"pg_dump failed: {reason}")
-    return f"pg_restore --clean --if-exists --no-owner --dbname {target} {{path}}"

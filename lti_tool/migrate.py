@@ -31,3 +31,9 @@ def revisions(engine: Engine) -> tuple[set[str], set[str]]:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current, newest
+
+
+def shipped(engine: Engine) -> tuple[set[str], set[str]]:
+    """Every revision this version ships, and the newest ones."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return {revision.revision for revision in script.walk_revisions()}, set(script.get_heads())
