@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,6 +192,8 @@ def _replace_sqlite(engine: Engine, backup: Path) -> None:
     incoming = target.with_name(target.name + ".restoring")
     try:
         shutil.copyfile(backup, incoming)
+        if target.exists():
+            _same_access(target, incoming)
         with incoming.open("rb") as written:
             os.fsync(written.fileno())
         for leftover in ("-wal", "-shm", "-journal"):
@@ -199,6 +201,17 @@ def _replace_sqlite(engine: Engine, backup: Path) -> None:
         os.replace(incoming, target)
     finally:
         incoming.unlink(missing_ok=True)
+
+
+def _same_access(current: Path, incoming: Path) -> None:
+    """Give the restored file the current one's permissions and, where this user may
+    (root restoring for the tool's own user), its owner: else the tool could no longer
+    write its database."""
+    status = current.stat()
+    os.chmod(incoming, status.st_mode & 0o7777)
+    if hasattr(os, "chown"):
+        with suppress(PermissionError):
+            os.chown(incoming, status.st_uid, status.st_gid)
 
 
 def _replace_postgresql(engine: Engine, backup: Path) -> None:

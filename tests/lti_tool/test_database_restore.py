@@ -296,3 +296,26 @@ def test_a_backup_is_restored_on_a_new_machine_whose_database_is_not_set_up(
     assert result.output.startswith(f"Restored {backup} ")
     assert row_counts(engine_of(fresh)) == at_backup
     engine_of(fresh).dispose()
+
+
+def test_the_restored_sqlite_file_keeps_the_database_file_s_permissions(
+    app: Flask, runner: FlaskCliRunner, world: World, tmp_path: Path
+) -> None:
+    """Restored by an administrator, the file must stay the tool's to write."""
+    if engine_of(app).dialect.name != "sqlite":
+        pytest.skip("SQLite's file")
+    database = Path(str(engine_of(app).url.database))
+    backup = tmp_path / "b"
+    backed_up(app, runner, backup)
+    database.chmod(0o640)
+    before = database.stat()
+
+    result = restoring(runner, backup, "--yes")
+
+    assert result.exit_code == 0, result.output
+    after = database.stat()
+    assert (after.st_mode & 0o777, after.st_uid, after.st_gid) == (
+        0o640,
+        before.st_uid,
+        before.st_gid,
+    )
