@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -97,17 +98,37 @@ _NAMES = {"sqlite": "an SQLite", "postgresql": "a PostgreSQL"}
 
 
 def refuse_if_running(session: Session) -> None:
-    """The tool must be stopped: refuse when a worker was seen lately (a database not
-    set up yet, where a backup is restored on a new machine, has none)."""
+    """The tool must be stopped: refuse when a worker was seen lately, unless it ran on
+    this host and its process is gone (``lti-tool serve`` stopped a moment ago). A
+    database not set up yet, where a backup is restored on a new machine, has none."""
     if not inspect(session.get_bind()).has_table(WorkerHeartbeat.__tablename__):
         return
-    for worker in worker_heartbeats.latest(session, limit=1):
-        ago = utcnow() - worker.seen_at
-        if ago < RUNNING_WITHIN:
+    now = utcnow()
+    for worker in worker_heartbeats.latest(session):
+        ago = now - worker.seen_at
+        if ago >= RUNNING_WITHIN:
+            return  # the latest first: the others were seen earlier still
+        if not _gone(worker.name):
             raise RestoreError(
                 f"worker {worker.name} ({worker.mode}) was seen {int(ago.total_seconds())} s "
                 "ago: stop the web server and the workers before restoring"
             )
+
+
+def _gone(name: str) -> bool:
+    """Whether the worker so named (``host:pid:thread``) ran on this host in a process
+    that has ended. Another host's worker cannot be told gone, so it is not."""
+    host, _, rest = name.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it exists
+        return False
+    return False
 
 
 def restore(engine: Engine, checked: Checked, keep: Path) -> Restored:

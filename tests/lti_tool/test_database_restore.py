@@ -5,7 +5,10 @@ on PostgreSQL (pg_restore and psql, in one transaction) when the suite runs ther
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,21 +203,49 @@ def test_an_older_backup_is_restored_and_upgrade_is_asked_for(
         )
 
 
+def ended_process_id() -> int:
+    process = subprocess.Popen(["true"])  # a process that ends at once
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize(
+    "worker",
+    [
+        "web-2:4242:1",  # another host: whether it still runs cannot be told from here
+        f"{socket.gethostname()}:{os.getpid()}:1",  # this host, a process that runs
+    ],
+)
 def test_restore_is_refused_while_a_worker_beats(
-    app: Flask, runner: FlaskCliRunner, world: World, tmp_path: Path
+    app: Flask, runner: FlaskCliRunner, world: World, tmp_path: Path, worker: str
 ) -> None:
     backup = tmp_path / "b"
     backed_up(app, runner, backup)
     with app.app_context():
-        beat(db.session, "vm:4242:1", "worker", utcnow())
+        beat(db.session, worker, "worker", utcnow())
     now = row_counts(engine_of(app))
 
     result = restoring(runner, backup, "--yes")
 
     assert result.exit_code == 1
-    assert result.output.startswith("Error: worker vm:4242:1 (worker) was seen ")
+    assert result.output.startswith(f"Error: worker {worker} (worker) was seen ")
     assert result.output.endswith(" s ago: stop the web server and the workers before restoring\n")
     assert row_counts(engine_of(app)) == now
+
+
+def test_a_worker_of_this_host_whose_process_ended_does_not_hold_the_restore(
+    app: Flask, runner: FlaskCliRunner, world: World, tmp_path: Path
+) -> None:
+    """`lti-tool serve` beat a moment ago and was stopped: the restore goes ahead."""
+    backup = tmp_path / "b"
+    at_backup = backed_up(app, runner, backup)
+    with app.app_context():
+        beat(db.session, f"{socket.gethostname()}:{ended_process_id()}:1", "serve", utcnow())
+
+    result = restoring(runner, backup, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert row_counts(engine_of(app)) == at_backup
 
 
 def test_sqlite_in_use_by_another_process_is_not_replaced(
