@@ -14,6 +14,7 @@ backup, and an existing file is never overwritten.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -79,6 +80,20 @@ def _sqlite(url: URL, partial: Path) -> None:
         source.close()
     if verdict != "ok":
         raise BackupError(f"the copy does not pass SQLite's integrity check: {verdict}")
+
+
+def client_major(program: str) -> int | None:
+    """The major version of one of PostgreSQL's client programs on this host (``pg_dump
+    (PostgreSQL) 15.2`` gives 15), or None when it is not installed or says no version."""
+    found = shutil.which(program)
+    if found is None:
+        return None
+    # The program found on PATH, asked only for its version.
+    done = subprocess.run(  # noqa: S603
+        [found, "--version"], capture_output=True, text=True, check=False
+    )
+    version = re.search(r"\)\s+(\d+)", done.stdout)
+    return int(version.group(1)) if done.returncode == 0 and version else None
 
 
 def libpq_target(url: URL) -> tuple[str, dict[str, str]]:

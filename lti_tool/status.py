@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.achievement import outbox
 from lti_tool.achievement.models import ScoreOutbox
+from lti_tool.backup import client_major
 from lti_tool.keys import active_keys
 from lti_tool.migrate import revisions
 from lti_tool.models import Platform
@@ -34,6 +35,8 @@ STALLED_AFTER = timedelta(minutes=5)
 # should come every few minutes. Silence this long means none runs.
 SILENT_AFTER = timedelta(minutes=15)
 NAMED = 3  # workers named in the workers check; the others counted
+# What `lti-tool db backup` and `db restore` run on PostgreSQL.
+BACKUP_PROGRAMS = ("pg_dump", "pg_restore", "psql")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def status_checks(session: Session, engine: Engine, config: dict[str, Any]) -> l
         _workers(session, now),
         _gradebook(session, now),
         _rate_limits(str(config["RATE_LIMIT_STORAGE_URL"])),
+        _backups(session, engine),
     ]
 
 
@@ -233,3 +237,26 @@ def _rate_limits(storage_url: str) -> Check:
             "with several web workers, LTI_TOOL_RATE_LIMIT_STORAGE_URL=redis://HOST:6379",
         )
     return Check("rate limits", True, f"shared ({scheme}://)")
+
+
+def _backups(session: Session, engine: Engine) -> Check:
+    """Whether `lti-tool db backup` and `db restore` can run here: on PostgreSQL they
+    need its client programs, of the server's major version or newer. Advice, not a
+    failure: an installation may back up another way (its host's snapshots)."""
+    if engine.dialect.name != "postgresql":
+        return Check("backups", True, "db backup and db restore: built in (SQLite)")
+    server = int(session.scalar(text("SHOW server_version_num")) or 0) // 10000
+    found = {program: client_major(program) for program in BACKUP_PROGRAMS}
+    seen = ", ".join(
+        f"{program} {major}" if major else f"no {program}" for program, major in found.items()
+    )
+    seen += f" (server {server})"
+    if all(major and major >= server for major in found.values()):
+        return Check("backups", True, seen)
+    return Check(
+        "backups",
+        True,
+        seen,
+        f"install PostgreSQL's client programs {server} or newer "
+        f"(Debian: apt install postgresql-client-{server}): db backup and db restore need them",
+    )

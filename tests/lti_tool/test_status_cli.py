@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from lti_tool import create_app
 from lti_tool.achievement.models import ScoreOutbox
@@ -248,3 +250,51 @@ def test_a_beating_worker_forgets_workers_silent_for_a_day_but_not_its_own_past(
     with app.app_context():
         modes = db.session.scalars(select(WorkerHeartbeat.mode)).all()
     assert modes == ["worker --once"]
+
+
+def _server_major(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(text("SHOW server_version_num")) or 0) // 10000
+
+
+def test_backups_say_what_they_run_on(app: Flask, runner: FlaskCliRunner, world: World) -> None:
+    _, found = checks(runner)
+
+    backups = found["backups"]
+    assert backups["ok"] and backups["todo"] == ""
+    if app.extensions["database"]["engine"].dialect.name == "sqlite":
+        assert backups["seen"] == "db backup and db restore: built in (SQLite)"
+    else:
+        server = _server_major(app)
+        assert re.fullmatch(
+            rf"pg_dump \d+, pg_restore \d+, psql \d+ \(server {server}\)", backups["seen"]
+        )
+
+
+@pytest.mark.postgres_only
+def test_missing_or_older_postgresql_clients_are_named_with_what_to_install(
+    app: Flask,
+    runner: FlaskCliRunner,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Backups from cron would fail at night: status says so beforehand, as advice (an
+    installation may back up by other means), so the exit stays 0."""
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    old_dump = programs / "pg_dump"
+    old_dump.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    old_dump.chmod(0o755)
+    monkeypatch.setenv("PATH", str(programs))
+    server = _server_major(app)
+
+    _, found = checks(runner)
+
+    backups = found["backups"]
+    assert backups["ok"]
+    assert backups["seen"] == f"pg_dump 9, no pg_restore, no psql (server {server})"
+    assert backups["todo"] == (
+        f"install PostgreSQL's client programs {server} or newer "
+        f"(Debian: apt install postgresql-client-{server}): db backup and db restore need them"
+    )
