@@ -107,18 +107,26 @@ def libpq_target(url: URL) -> tuple[str, dict[str, str]]:
 
 
 def _postgresql(url: URL, partial: Path) -> None:
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        raise BackupError("pg_dump is not installed (Debian: apt install postgresql-client)")
     target, env = libpq_target(url)
+    run_client("pg_dump", ["--format=custom", "--file", str(partial), "--dbname", target], env)
+
+
+def run_client(
+    program: str,
+    arguments: list[str],
+    env: dict[str, str],
+    error: type[LtiToolError] = BackupError,
+) -> str:
+    """Run one of PostgreSQL's client programs (pg_dump, pg_restore, psql); its output.
+    Missing, or failing, it raises ``error`` with its last error line."""
+    found = shutil.which(program)
+    if found is None:
+        raise error(f"{program} is not installed (Debian: apt install postgresql-client)")
     # The arguments are this installation's own settings, passed as a list (no shell).
     done = subprocess.run(  # noqa: S603
-        [pg_dump, "--format=custom", "--file", str(partial), "--dbname", target],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        [found, *arguments], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        raise BackupError(f"pg_dump failed: {reason}")
+        raise error(f"{program} failed: {reason}")
+    return done.stdout

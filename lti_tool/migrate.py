@@ -27,7 +27,7 @@ def check(engine: Engine) -> None:
 
 def revisions(engine: Engine) -> tuple[set[str], set[str]]:
     """The revisions the database is at (empty: no schema) and the newest ones shipped."""
-    newest = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    _, newest = shipped(engine)
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current, newest

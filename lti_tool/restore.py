@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
 import tempfile
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session
 
 from lti_tool import migrate, worker_heartbeats
-from lti_tool.backup import Backup, back_up, libpq_target
+from lti_tool.backup import Backup, back_up, libpq_target, run_client
 from lti_tool.exceptions import LtiToolError
 from lti_tool.models.worker_heartbeat import WorkerHeartbeat
 from referentiel.orm import utcnow
@@ -108,38 +106,23 @@ def refuse_if_running(session: Session) -> None:
         ago = now - worker.seen_at
         if ago >= RUNNING_WITHIN:
             return  # the latest first: the others were seen earlier still
-        if not _gone(worker.name):
+        if not worker_heartbeats.ended_here(worker.name):
             raise RestoreError(
                 f"worker {worker.name} ({worker.mode}) was seen {int(ago.total_seconds())} s "
                 "ago: stop the web server and the workers before restoring"
             )
 
 
-def _gone(name: str) -> bool:
-    """Whether the worker so named (``host:pid:thread``) ran on this host in a process
-    that has ended. Another host's worker cannot be told gone, so it is not."""
-    host, _, rest = name.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process: it exists
-        return False
-    return False
-
-
 def restore(engine: Engine, checked: Checked, keep: Path) -> Restored:
     """Save the database as it is at ``keep`` (unless it holds nothing), then replace it
     with the checked backup. The engine's connections are closed."""
-    kept = back_up(engine, keep) if inspect(engine).get_table_names() else None
+    tables = inspect(engine).get_table_names()
+    kept = back_up(engine, keep) if tables else None
     engine.dispose()
     if checked.kind == "sqlite":
         _replace_sqlite(engine, checked.path)
     else:
-        _replace_postgresql(engine, checked.path)
+        _replace_postgresql(engine, checked.path, tables)
     return Restored(checked, kept)
 
 
@@ -166,11 +149,12 @@ def _archive_revision(path: Path) -> str:
     """The revision in a pg_dump archive, read by pg_restore (which also reads the whole
     archive's table of contents: a truncated or damaged file fails here)."""
     try:
-        listing = _run_pg("pg_restore", ["--list", str(path)], os.environ.copy())
-        script = _run_pg(
+        listing = run_client("pg_restore", ["--list", str(path)], dict(os.environ), RestoreError)
+        script = run_client(
             "pg_restore",
             ["--data-only", "--table=alembic_version", "--file=-", str(path)],
-            os.environ.copy(),
+            dict(os.environ),
+            RestoreError,
         )
     except RestoreError as error:
         raise RestoreError(f"{path} cannot be read: {error}") from None
@@ -235,47 +219,24 @@ def _same_access(current: Path, incoming: Path) -> None:
             os.chown(incoming, status.st_uid, status.st_gid)
 
 
-def _replace_postgresql(engine: Engine, backup: Path) -> None:
+def _replace_postgresql(engine: Engine, backup: Path, tables: list[str]) -> None:
     target, env = libpq_target(engine.url)
-    tables = inspect(engine).get_table_names()
-    engine.dispose()
     prepare = f"SET lock_timeout = '{LOCK_TIMEOUT}';"
     if tables:
         quote = engine.dialect.identifier_preparer.quote
         prepare += f" DROP TABLE {', '.join('public.' + quote(t) for t in tables)} CASCADE;"
     with tempfile.TemporaryDirectory(prefix="lti-tool-restore-") as work:
         script = Path(work) / "restore.sql"
-        _run_pg(
-            "pg_restore", ["--no-owner", "--no-privileges", "--file", str(script), str(backup)], env
-        )
-        _run_pg(
-            "psql",
-            [
-                "--no-psqlrc",
-                "--quiet",
-                "--single-transaction",
-                "--set=ON_ERROR_STOP=1",
-                "--dbname",
-                target,
-                "--command",
-                prepare,
-                "--file",
-                str(script),
-            ],
+        run_client(
+            "pg_restore",
+            ["--no-owner", "--no-privileges", "--file", str(script), str(backup)],
             env,
+            RestoreError,
         )
-
-
-def _run_pg(program: str, arguments: list[str], env: dict[str, str]) -> str:
-    """Run one of PostgreSQL's client programs; its output, or its last error line."""
-    found = shutil.which(program)
-    if found is None:
-        raise RestoreError(f"{program} is not installed (Debian: apt install postgresql-client)")
-    # The arguments are this installation's settings and the file named, as a list.
-    done = subprocess.run(  # noqa: S603
-        [found, *arguments], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        raise RestoreError(f"{program} failed: {reason}")
-    return done.stdout
+        psql = ["--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1"]
+        run_client(
+            "psql",
+            [*psql, "--dbname", target, "--command", prepare, "--file", str(script)],
+            env,
+            RestoreError,
+        )

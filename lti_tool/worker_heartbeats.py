@@ -10,6 +10,9 @@ was seen.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -21,6 +24,27 @@ from referentiel.orm import utcnow
 
 BEAT_SECONDS = 30.0
 FORGET_AFTER = timedelta(days=1)
+
+
+def worker_name() -> str:
+    """This thread's name as its heartbeats give it: ``host:pid:thread``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def ended_here(name: str) -> bool:
+    """Whether the worker so named ran on this host in a process that has ended.
+    Another host's worker cannot be told ended, so it is not."""
+    host, _, rest = name.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it exists
+        return False
+    return False
 
 
 def beat(session: Session, name: str, mode: str, started_at: datetime) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +35,7 @@ from lti_tool.models.platform import Deployment, Platform
 from lti_tool.models.resource_link import ResourceLink
 from lti_tool.platform_token import PlatformTokenError, access_token, forget
 from lti_tool.service_client import ServiceCallError
-from lti_tool.worker_heartbeats import BEAT_SECONDS, beat
+from lti_tool.worker_heartbeats import BEAT_SECONDS, beat, worker_name
 from referentiel.orm import utcnow
 
 log = logging.getLogger(__name__)
@@ -49,10 +47,6 @@ DEFAULT_SCORE_MAXIMUM = 100.0
 
 class Refused(Exception):
     """A delivery that cannot succeed as things stand (no registration, no AGS...)."""
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
 def _platform_for(session: Session, context: CourseContext) -> Platform:
